@@ -1,0 +1,120 @@
+"""Metrics: pure functions of labels and predictions, each declaring whether higher is better.
+
+Scores come from scikit-learn; this module only adapts the task's class names to it.
+Binary tasks score the positive class; multiclass tasks use macro averages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+from grader.registry import Registry
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything a metric may look at. ``proba`` columns follow ``classes``."""
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    classes: Sequence[str]
+    positive_class: str | None
+    proba: np.ndarray | None = None
+
+    @property
+    def binary(self) -> bool:
+        return self.positive_class is not None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: Callable[[Outcome], float | None]
+    higher_is_better: bool
+    needs_proba: bool = False
+    description: str = ""
+
+    def __call__(self, outcome: Outcome) -> float | None:
+        if self.needs_proba and outcome.proba is None:
+            return None
+        value = self.fn(outcome)
+        return None if value is None else float(value)
+
+
+metrics: Registry[Metric] = Registry("metric")
+
+
+def metric(name: str, *, higher_is_better: bool, needs_proba: bool = False, description: str = ""):
+    def decorator(fn: Callable[[Outcome], float | None]) -> Callable[[Outcome], float | None]:
+        metrics.register(name)(Metric(name, fn, higher_is_better, needs_proba, description))
+        return fn
+
+    return decorator
+
+
+def _averaging(o: Outcome) -> dict[str, object]:
+    if o.binary:
+        return {"average": "binary", "pos_label": o.positive_class}
+    return {"average": "macro", "labels": list(o.classes)}
+
+
+@metric("precision", higher_is_better=True, description="Of the items predicted positive, the share that are.")
+def precision(o: Outcome) -> float:
+    return skm.precision_score(o.y_true, o.y_pred, zero_division=0, **_averaging(o))
+
+
+@metric("recall", higher_is_better=True, description="Of the positive items, the share predicted positive.")
+def recall(o: Outcome) -> float:
+    return skm.recall_score(o.y_true, o.y_pred, zero_division=0, **_averaging(o))
+
+
+@metric("f1", higher_is_better=True, description="Harmonic mean of precision and recall.")
+def f1(o: Outcome) -> float:
+    return skm.f1_score(o.y_true, o.y_pred, zero_division=0, **_averaging(o))
+
+
+@metric("accuracy", higher_is_better=True, description="Share of all items predicted correctly.")
+def accuracy(o: Outcome) -> float:
+    return skm.accuracy_score(o.y_true, o.y_pred)
+
+
+@metric("balanced_accuracy", higher_is_better=True, description="Mean recall over classes.")
+def balanced_accuracy(o: Outcome) -> float:
+    return skm.balanced_accuracy_score(o.y_true, o.y_pred)
+
+
+def _positive_scores(o: Outcome) -> np.ndarray:
+    assert o.proba is not None and o.positive_class is not None
+    return o.proba[:, list(o.classes).index(o.positive_class)]
+
+
+@metric("roc_auc", higher_is_better=True, needs_proba=True,
+        description="Chance a random positive is ranked above a random negative.")
+def roc_auc(o: Outcome) -> float | None:
+    if len(set(o.y_true.tolist())) < 2:
+        return None
+    if o.binary:
+        return skm.roc_auc_score(o.y_true == o.positive_class, _positive_scores(o))
+    return skm.roc_auc_score(o.y_true, o.proba, multi_class="ovr", labels=list(o.classes))
+
+
+@metric("average_precision", higher_is_better=True, needs_proba=True,
+        description="Area under the precision-recall curve of the positive class.")
+def average_precision(o: Outcome) -> float | None:
+    if o.binary:
+        return skm.average_precision_score(o.y_true == o.positive_class, _positive_scores(o))
+    onehot = np.stack([o.y_true == c for c in o.classes], axis=1)
+    return skm.average_precision_score(onehot, o.proba, average="macro")
+
+
+def confusion(o: Outcome) -> list[list[int]]:
+    """Rows are true classes, columns predicted classes, both in ``classes`` order."""
+    return skm.confusion_matrix(o.y_true, o.y_pred, labels=list(o.classes)).tolist()
+
+
+def compute(names: Sequence[str], o: Outcome) -> dict[str, float | None]:
+    return {name: metrics.get(name)(o) for name in names}

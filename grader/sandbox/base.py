@@ -1,0 +1,115 @@
+"""The sandbox interface every backend implements, and the values that cross it.
+
+A backend runs one command in a fresh, isolated place with a set of mounted folders and
+resource limits, and returns what happened. It knows nothing about tasks or grading: the
+grading pipeline decides what goes in and reads what comes out.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from grader.registry import Registry
+
+#: Sandbox-side uid/gid the candidate's code runs as (not root, owns nothing else).
+SANDBOX_UID = 10001
+SANDBOX_GID = 10001
+#: How much of a captured stream a result keeps (the tail: that is where errors are).
+STREAM_TAIL_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A folder inside the sandbox.
+
+    ``source`` is a host folder whose content is copied in (``None``: starts empty).
+    Writable mounts get ``size_mb`` of space at most. When ``collect_to`` is set, the folder's
+    content after the run is copied back to that host folder (which must not exist yet).
+    """
+
+    target: str
+    source: Path | None = None
+    writable: bool = False
+    size_mb: int = 64
+    collect_to: Path | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one run. Every backend must enforce them or say it cannot."""
+
+    timeout_s: float = 300.0
+    memory_mb: int = 2048
+    cpus: float = 1.0
+    pids: int = 256
+    tmp_mb: int = 256
+    file_size_mb: int = 256
+    open_files: int = 1024
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One command to run in a fresh sandbox."""
+
+    argv: list[str]
+    workdir: str = "/workspace"
+    env: dict[str, str] = field(default_factory=dict)
+    mounts: list[Mount] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+    #: Short name of the phase (``train``, ``predict``): used in names and labels.
+    label: str = "run"
+
+
+@dataclass
+class RunResult:
+    """What happened in one run. ``exit_code`` is ``None`` when the run was killed by us."""
+
+    exit_code: int | None
+    duration_s: float
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    oom_killed: bool = False
+    #: The process limit was reached at some point (fork bomb or runaway pool).
+    pids_exhausted: bool = False
+    peak_memory_mb: float | None = None
+    #: Backend-specific facts worth keeping in the report (container id, image id, ...).
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not (self.timed_out or self.oom_killed)
+
+
+class Sandbox(abc.ABC):
+    """A sandbox backend. Implementations register themselves in :data:`backends`."""
+
+    name: ClassVar[str]
+    #: Whether the backend isolates untrusted code (the local one does not).
+    isolates: ClassVar[bool] = True
+
+    @abc.abstractmethod
+    def run(self, spec: RunSpec) -> RunResult:
+        """Run ``spec`` to completion or timeout; never leave anything running behind.
+
+        Raises :class:`grader.errors.SandboxError` only when the sandbox itself failed; what the
+        command does (crash, timeout, OOM) is reported in the result.
+        """
+
+    def describe(self) -> dict[str, object]:
+        """Facts about this backend for the report's environment section."""
+        return {"backend": self.name, "isolates": self.isolates}
+
+    def close(self) -> None:
+        """Release backend resources (clients, temp folders)."""
+
+
+backends: Registry[type[Sandbox]] = Registry("sandbox backend")
+
+
+def get_backend(name: str, **options: object) -> Sandbox:
+    """Instantiate the backend registered as ``name``."""
+    return backends.get(name)(**options)  # type: ignore[call-arg]

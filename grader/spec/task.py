@@ -1,0 +1,186 @@
+"""Task specs: ``tasks/<suite>/<name>/task.yaml`` loaded into strict, versioned models."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from grader.errors import SpecError, UnknownNameError
+from grader.spec._base import StrictModel, load_model, read_yaml
+
+Suite = Literal["tabular", "nlp", "cv"]
+TASK_FILE = "task.yaml"
+
+
+class DataFile(StrictModel):
+    """A data file shipped in the task folder, pinned by checksum."""
+
+    path: str = Field(description="Path relative to the task folder.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    rows: int | None = Field(default=None, ge=1)
+
+
+class DataSpec(StrictModel):
+    source: str = Field(description="Where the data comes from (package, data set, URL of record).")
+    licence: str
+    script: str = Field(description="The script, relative to the task folder, that made the splits.")
+    train: DataFile
+    valid: DataFile
+    test: DataFile = Field(description="Hidden test split, with labels. Never enters a sandbox.")
+
+
+class ResourceLimits(StrictModel):
+    """Limits for the candidate's code. Timeouts are per phase; the rest apply to both."""
+
+    cpus: float = Field(default=1.0, gt=0, le=64)
+    memory_mb: int = Field(default=2048, ge=64)
+    pids: int = Field(default=256, ge=8)
+    artifacts_mb: int = Field(default=256, ge=1)
+    tmp_mb: int = Field(default=256, ge=1)
+    file_size_mb: int = Field(default=256, ge=1)
+    open_files: int = Field(default=1024, ge=16)
+    train_timeout_s: float = Field(default=600, gt=0)
+    predict_timeout_s: float = Field(default=300, gt=0)
+
+
+class Requirement(StrictModel):
+    """One condition of the pass rule: a metric at least or at most a value."""
+
+    metric: str
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> "Requirement":
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError(f"requirement on {self.metric!r} needs exactly one of 'at_least' or 'at_most'")
+        return self
+
+    def holds(self, value: float | None) -> bool:
+        if value is None:
+            return False
+        return value >= self.at_least if self.at_least is not None else value <= self.at_most  # type: ignore[operator]
+
+    def describe(self) -> str:
+        return f"{self.metric} >= {self.at_least}" if self.at_least is not None else f"{self.metric} <= {self.at_most}"
+
+
+class PassRule(StrictModel):
+    """Decides ``passed`` and ``score`` until a rubric takes over: score = 100 x the named metric."""
+
+    score: str = "f1"
+    require: list[Requirement] = Field(default_factory=list)
+
+
+class TaskSpec(StrictModel):
+    version: Literal[1] = Field(description="Version of the task spec format.")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$")
+    title: str
+    suite: Suite
+    description: str
+    data: DataSpec
+    label_column: str
+    feature_columns: list[str] = Field(default_factory=list)
+    classes: list[str] = Field(min_length=2)
+    positive_class: str | None = None
+    metrics: list[str] = Field(min_length=1)
+    limits: ResourceLimits = Field(default_factory=ResourceLimits)
+    seed: int = 20261122
+    pass_rule: PassRule
+
+    _root: Path | None = PrivateAttr(default=None)
+
+    @field_validator("classes")
+    @classmethod
+    def _unique_classes(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("classes must be unique")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TaskSpec":
+        from grader.metrics import metrics as registry
+
+        if self.positive_class is not None and self.positive_class not in self.classes:
+            raise ValueError(f"positive_class {self.positive_class!r} is not one of classes {self.classes}")
+        if len(self.classes) == 2 and self.positive_class is None:
+            raise ValueError("a binary task needs a positive_class")
+        if self.suite == "tabular" and not self.feature_columns:
+            raise ValueError("a tabular task must list its feature_columns")
+        if self.label_column in self.feature_columns:
+            raise ValueError(f"label_column {self.label_column!r} must not be a feature column")
+        names = [*self.metrics, self.pass_rule.score, *(r.metric for r in self.pass_rule.require)]
+        for name in names:
+            if name not in registry:
+                raise ValueError(str(UnknownNameError("metric", name, registry.names())))
+        for name in names[len(self.metrics):]:
+            if name not in self.metrics:
+                raise ValueError(f"pass_rule uses metric {name!r}, which is not in this task's metrics")
+        return self
+
+    @property
+    def root(self) -> Path:
+        if self._root is None:
+            raise SpecError(f"task {self.id} was not loaded from a folder")
+        return self._root
+
+    @property
+    def suite_name(self) -> tuple[str, str]:
+        suite, name = self.id.split("/", 1)
+        return suite, name
+
+    def data_path(self, split: Literal["train", "valid", "test"]) -> Path:
+        return self.root / getattr(self.data, split).path
+
+    @cached_property
+    def public_info(self) -> dict[str, object]:
+        """``task.json``: what the candidate is told about the task (contract section 2)."""
+        info: dict[str, object] = {
+            "id": self.id,
+            "version": self.version,
+            "title": self.title,
+            "suite": self.suite,
+            "label_column": self.label_column,
+            "classes": list(self.classes),
+            "positive_class": self.positive_class,
+            "metrics": list(self.metrics),
+        }
+        if self.suite == "tabular":
+            info["feature_columns"] = list(self.feature_columns)
+        return info
+
+
+def load_task(path: Path) -> TaskSpec:
+    """Load a task from its folder or its ``task.yaml``; errors name the file and key."""
+    path = Path(path)
+    file = path / TASK_FILE if path.is_dir() else path
+    task = load_model(TaskSpec, read_yaml(file), str(file),
+                      hint="see the task format in docs/tasks.md or `grader tasks schema`")
+    expected = "/".join(file.parent.parts[-2:])
+    if task.id != expected:
+        raise SpecError(f"{file}: id {task.id!r} does not match its folder {expected!r}",
+                        f"set id: {expected} or move the folder")
+    task._root = file.parent
+    return task
+
+
+def tasks_dir() -> Path:
+    """Where bundled tasks live: ``$GRADER_TASKS_DIR`` or the ``tasks/`` folder of this checkout."""
+    env = os.environ.get("GRADER_TASKS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "tasks"
+
+
+def discover_tasks(root: Path | None = None) -> dict[str, Path]:
+    root = root or tasks_dir()
+    return {"/".join(p.parent.parts[-2:]): p.parent for p in sorted(root.glob(f"*/*/{TASK_FILE}"))}
+
+
+def get_task(task_id: str, root: Path | None = None) -> TaskSpec:
+    found = discover_tasks(root)
+    if task_id not in found:
+        raise UnknownNameError("task", task_id, found)
+    return load_task(found[task_id])
