@@ -1,0 +1,183 @@
+"""The ``grader`` command line. Exit codes follow the contract: 0 passed, 1 not passed,
+2 usage error, 3 invalid submission, 4 grader or infrastructure error."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from grader.errors import GraderError
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(exc: GraderError) -> None:
+    console.print(f"[bold red]error:[/] {exc.message}")
+    if exc.hint:
+        console.print(f"  [dim]hint:[/] {exc.hint}")
+    sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="grader")
+def main() -> None:
+    """Grade machine-learning take-home submissions in a hardened sandbox."""
+
+
+@main.command()
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("--task", "task_id", help="Task id to grade against (default: the one in submission.yaml).")
+@click.option("--sandbox", "backend", type=click.Choice(["docker", "local"]), default="docker", show_default=True,
+              help="Where candidate code runs. 'local' does NOT isolate: only for code you trust.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for report.json, logs and predictions (default: out/<submission name>).")
+@click.option("--seed", type=int, default=None, help="Override the task's GRADER_SEED.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary.")
+def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | None, seed: int | None,
+          as_json: bool) -> None:
+    """Grade SUBMISSION (a folder, .zip or .tar.gz) and write the reports."""
+    from grader.grading import Grader
+    from grader.report.terminal import render
+    from grader.sandbox import get_backend
+    from grader.spec.task import discover_tasks
+
+    if task_id is not None and task_id not in discover_tasks():
+        from grader.errors import UnknownNameError
+
+        err = UnknownNameError("task", task_id, discover_tasks())
+        raise click.UsageError(str(err))
+    if backend == "local":
+        console.print("[bold red on yellow] WARNING [/] [bold]--sandbox local runs the submission's code directly "
+                      "on this machine with resource limits only. It does NOT isolate untrusted code.[/]")
+    out_dir = out_dir or Path("out") / submission.name.removesuffix(".zip").removesuffix(".tar.gz")
+    try:
+        box = get_backend(backend)
+    except GraderError as exc:
+        _fail(exc)
+    with console.status("Preparing", spinner="dots") as status:
+        def progress(message: str) -> None:
+            status.update(message)
+            console.log(message)
+
+        try:
+            report = Grader(box, progress=progress, seed=seed).grade(submission, task_id=task_id, out_dir=out_dir)
+        except KeyboardInterrupt:
+            console.print(f"[bold red]interrupted[/]: partial report in {out_dir / 'report.json'}")
+            sys.exit(4)
+        finally:
+            box.close()
+    if as_json:
+        out.print_json(report.model_dump_json())
+    else:
+        render(report, out)
+        out.print(f"Reports written to [bold]{out_dir}[/]")
+    sys.exit(report.exit_code)
+
+
+@main.group()
+def tasks() -> None:
+    """List and inspect tasks."""
+
+
+@tasks.command("list")
+def tasks_list() -> None:
+    """List the bundled tasks."""
+    from grader.spec.task import discover_tasks, load_task
+
+    table = Table("id", "suite", "version", "title", "metrics")
+    for task_id, path in discover_tasks().items():
+        try:
+            t = load_task(path)
+            table.add_row(t.id, t.suite, str(t.version), t.title, ", ".join(t.metrics))
+        except GraderError as exc:
+            table.add_row(task_id, "?", "?", f"[red]invalid: {exc.message.splitlines()[0]}[/]", "")
+    out.print(table)
+
+
+@tasks.command("show")
+@click.argument("task_id")
+def tasks_show(task_id: str) -> None:
+    """Show a task's spec, limits and pass rule."""
+    from grader.spec.task import get_task
+
+    try:
+        t = get_task(task_id)
+    except GraderError as exc:
+        _fail(exc)
+    out.print(f"[bold]{t.id}[/] (version {t.version}): {t.title}\n")
+    out.print(t.description.strip() + "\n")
+    out.print(f"suite: {t.suite}   label: {t.label_column}   classes: {t.classes}   positive: {t.positive_class}")
+    out.print(f"data: {t.data.source} ({t.data.licence}); train {t.data.train.rows} rows, "
+              f"valid {t.data.valid.rows} rows, hidden test {t.data.test.rows} rows")
+    out.print(f"metrics: {', '.join(t.metrics)}")
+    out.print("pass rule: score = 100 x " + t.pass_rule.score + "; passes when "
+              + (" and ".join(r.describe() for r in t.pass_rule.require) or "it runs"))
+    out.print("limits: " + ", ".join(f"{k}={v}" for k, v in t.limits.model_dump().items()))
+    readme = t.root / "README.md"
+    if readme.is_file():
+        out.print(f"\nTask statement for candidates: {readme}")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["task", "report", "submission"]))
+def schema(kind: str) -> None:
+    """Print the JSON Schema of a task spec, report.json or submission.yaml."""
+    from grader.schemas import schema_for
+
+    out.print_json(json.dumps(schema_for(kind)))
+
+
+@main.group()
+def sandbox() -> None:
+    """Build and inspect the sandbox runtime."""
+
+
+@sandbox.command("build")
+@click.option("--force", is_flag=True, help="Rebuild even if the runtime image exists.")
+def sandbox_build(force: bool) -> None:
+    """Build the candidate runtime image (offline when no registry is reachable), reusing what exists."""
+    from grader.sandbox.image import ensure_image
+
+    with console.status("Building the runtime image", spinner="dots") as status:
+        def progress(message: str) -> None:
+            status.update(message)
+            console.log(message)
+
+        try:
+            image_id = ensure_image(force=force, progress=progress)
+        except GraderError as exc:
+            _fail(exc)
+    out.print(f"runtime image ready: {image_id}")
+
+
+@sandbox.command("doctor")
+def sandbox_doctor() -> None:
+    """Say whether a Docker engine is reachable, which runtime image is present, and the hardening in force."""
+    from grader.sandbox.doctor import diagnose
+
+    ok = diagnose(out)
+    sys.exit(0 if ok else 4)
+
+
+@sandbox.command("prune")
+def sandbox_prune() -> None:
+    """Remove every container and volume the grader left behind (after a crash of the grader itself)."""
+    import docker
+
+    from grader.sandbox.cleanup import prune
+
+    try:
+        removed = prune(docker.from_env())
+    except docker.errors.DockerException as exc:
+        _fail(GraderError(f"cannot reach the Docker engine: {exc}", "start dockerd or set DOCKER_HOST"))
+    out.print(f"removed {len(removed)} leftover container(s)/volume(s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Host-side checks of what the harness returned, and the scores computed from it.
+
+Predictions are judged here, never in the sandbox: the hidden labels stay on the host.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from grader import metrics as m
+from grader.report.model import Requirement
+from grader.spec.task import TaskSpec
+
+PROBA_TOLERANCE = 1e-3
+
+
+@dataclass
+class Checked:
+    """Predictions that passed the checks (``labels``), or the problems found."""
+
+    labels: np.ndarray | None = None
+    proba: np.ndarray | None = None
+    problems: list[str] = field(default_factory=list)
+    #: Problems with predict_proba only: labels are still scored, proba metrics are not.
+    proba_problems: list[str] = field(default_factory=list)
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _positions(indices: list[int], limit: int = 5) -> str:
+    shown = ", ".join(str(i) for i in indices[:limit])
+    return shown + (f" and {len(indices) - limit} more" if len(indices) > limit else "")
+
+
+def check_labels(raw: Any, n: int, classes: list[str]) -> tuple[np.ndarray | None, list[str]]:
+    if not isinstance(raw, list):
+        return None, [f"predict(inputs) returned {type(raw).__name__}, not a sequence of labels"]
+    if len(raw) != n:
+        return None, [f"predict(inputs) returned {len(raw)} predictions for {n} inputs: "
+                      "it must return exactly one label per input row, in the same order"]
+    problems = []
+    missing = [i for i, x in enumerate(raw) if _missing(x)]
+    if missing:
+        problems.append(f"{len(missing)} predictions are missing (None or NaN), at positions {_positions(missing)}")
+    nested = [i for i, x in enumerate(raw) if isinstance(x, list)]
+    if nested:
+        problems.append(f"predictions must be one label per input, but position {nested[0]} holds a list "
+                        "(did you return predict_proba output, or a 2-D array?)")
+        return None, problems
+    unknown = Counter(str(x) for x in raw if not _missing(x) and str(x) not in classes)
+    if unknown:
+        shown = ", ".join(f"{k!r} ({v}x)" for k, v in unknown.most_common(5))
+        problems.append(f"predictions contain labels that are not among the task's classes {classes}: {shown}; "
+                        "return the class names themselves, as strings")
+    if problems:
+        return None, problems
+    return np.asarray([str(x) for x in raw], dtype=object), []
+
+
+def check_proba(raw: Any, n: int, classes: list[str]) -> tuple[np.ndarray | None, list[str]]:
+    k = len(classes)
+    try:
+        arr = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        return None, [f"predict_proba(inputs) did not return an {n} x {k} array of numbers"]
+    if arr.shape != (n, k):
+        return None, [f"predict_proba(inputs) returned shape {arr.shape}, expected ({n}, {k}): "
+                      f"one row per input, one column per class in the order {classes}"]
+    bad = np.flatnonzero(~np.isfinite(arr).all(axis=1)).tolist()
+    if bad:
+        return None, [f"predict_proba(inputs) has NaN or infinite values in rows {_positions(bad)}"]
+    if (arr < -PROBA_TOLERANCE).any() or (arr > 1 + PROBA_TOLERANCE).any():
+        return None, ["predict_proba(inputs) has values outside [0, 1]"]
+    off = np.flatnonzero(np.abs(arr.sum(axis=1) - 1) > PROBA_TOLERANCE).tolist()
+    if off:
+        return None, [f"predict_proba(inputs) rows do not sum to 1 (rows {_positions(off)})"]
+    return arr, []
+
+
+def check(payload: dict[str, Any], n: int, classes: list[str]) -> Checked:
+    labels, problems = check_labels(payload.get("predictions"), n, classes)
+    result = Checked(labels=labels, problems=problems)
+    if payload.get("proba_error"):
+        result.proba_problems.append("predict_proba(inputs) raised an exception:\n" + str(payload["proba_error"]))
+    elif payload.get("proba") is not None:
+        result.proba, result.proba_problems = check_proba(payload["proba"], n, classes)
+    return result
+
+
+def score(task: TaskSpec, y_true: np.ndarray, checked: Checked) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """Metrics and the confusion matrix on the hidden test split."""
+    assert checked.labels is not None
+    outcome = m.Outcome(y_true=np.asarray(y_true, dtype=object), y_pred=checked.labels,
+                        classes=task.classes, positive_class=task.positive_class, proba=checked.proba)
+    values = m.compute(task.metrics, outcome)
+    matrix = {"labels": list(task.classes), "rows": "true", "columns": "predicted", "matrix": m.confusion(outcome)}
+    return values, matrix
+
+
+def apply_pass_rule(task: TaskSpec, values: dict[str, float | None]) -> tuple[float, list[Requirement]]:
+    """Score 0..100 from the pass rule's metric, and each requirement with its value."""
+    headline = values.get(task.pass_rule.score)
+    metric = m.metrics.get(task.pass_rule.score)
+    points = 0.0
+    if headline is not None:
+        points = headline if metric.higher_is_better else 1 - headline
+    rules = [Requirement(rule=r.describe(), value=values.get(r.metric), met=r.holds(values.get(r.metric)))
+             for r in task.pass_rule.require]
+    return round(max(0.0, min(100.0, 100 * points)), 2), rules

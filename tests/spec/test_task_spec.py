@@ -1,0 +1,67 @@
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.errors import SpecError, UnknownNameError
+from grader.schemas import schema_for
+from grader.spec.task import discover_tasks, get_task, load_task, tasks_dir
+
+TASK = tasks_dir() / "tabular" / "credit-default"
+
+
+@pytest.fixture
+def task_copy(tmp_path) -> Path:
+    dest = tmp_path / "tabular" / "credit-default"
+    shutil.copytree(TASK, dest)
+    return dest
+
+
+def edit(folder: Path, change) -> Path:
+    spec = yaml.safe_load((folder / "task.yaml").read_text())
+    change(spec)
+    (folder / "task.yaml").write_text(yaml.safe_dump(spec))
+    return folder
+
+
+def test_bundled_tasks_load():
+    assert "tabular/credit-default" in discover_tasks()
+    task = get_task("tabular/credit-default")
+    assert task.positive_class == "bad" and task.classes == ["good", "bad"]
+    assert task.public_info["feature_columns"] == task.feature_columns
+
+
+def test_unknown_key_names_key_and_file(task_copy):
+    edit(task_copy, lambda s: s["limits"].update(gpus=1))
+    with pytest.raises(SpecError) as err:
+        load_task(task_copy)
+    assert "unknown key 'limits.gpus'" in str(err.value) and str(task_copy / "task.yaml") in str(err.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.update(positive_class="ugly"), "positive_class 'ugly' is not one of"),
+    (lambda s: s.update(metrics=["precison"]), "did you mean 'precision'"),
+    (lambda s: s.update(version=2), "'version'"),
+    (lambda s: s["pass_rule"]["require"].append({"metric": "recall"}), "exactly one of"),
+    (lambda s: s.update(id="tabular/other"), "does not match its folder"),
+    (lambda s: s.pop("label_column"), "missing required key 'label_column'"),
+])
+def test_spec_errors_are_specific(task_copy, change, message):
+    edit(task_copy, change)
+    with pytest.raises(SpecError, match=message):
+        load_task(task_copy)
+
+
+def test_unknown_task_suggests_a_name():
+    with pytest.raises(UnknownNameError, match="did you mean 'tabular/credit-default'"):
+        get_task("tabular/credit-defualt")
+
+
+def test_exported_schemas_are_up_to_date():
+    import json
+
+    root = Path(__file__).resolve().parents[2] / "schemas"
+    for kind in ("task", "report", "submission"):
+        committed = json.loads((root / f"{kind}.schema.json").read_text())
+        assert committed == schema_for(kind), f"run `python -m grader.schemas` to refresh schemas/{kind}.schema.json"
