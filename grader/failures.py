@@ -34,14 +34,13 @@ def _what(phase: Phase) -> str:
 
 def classify(phase: Phase, result: RunResult, limits: Limits, timeout_s: float,
              artifacts_mb: int | None = None, crash_message: str | None = None) -> Failure | None:
-    """The failure a run amounts to, or None when it succeeded."""
+    """The failure a run amounts to, or None when it succeeded.
+
+    Causes come before symptoms: a fork bomb that then hangs is a process-limit failure, not a timeout.
+    """
     what = _what(phase)
     detail = tail(result.stderr) or None
     err = result.stderr
-    if result.timed_out:
-        return Failure(phase=phase, kind="timeout", detail=detail, message=(
-            f"{what} did not finish within {timeout_s:g} s (the task's {phase}_timeout_s) and was stopped. "
-            "Make it faster (fewer iterations, a smaller model, a subsample) or look for a loop that never ends."))
     if result.oom_killed:
         return Failure(phase=phase, kind="oom", detail=detail, message=(
             f"{what} used more than the {limits.memory_mb} MB of memory allowed (the task's memory_mb) and was "
@@ -50,6 +49,10 @@ def classify(phase: Phase, result: RunResult, limits: Limits, timeout_s: float,
         return Failure(phase=phase, kind="limit_exceeded", detail=detail, message=(
             f"{what} tried to run more than {limits.pids} processes or threads at once (the task's pids limit). "
             "Use fewer workers (n_jobs=1) and do not start processes in a loop."))
+    if result.timed_out:
+        return Failure(phase=phase, kind="timeout", detail=detail, message=(
+            f"{what} did not finish within {timeout_s:g} s (the task's {phase}_timeout_s) and was stopped. "
+            "Make it faster (fewer iterations, a smaller model, a subsample) or look for a loop that never ends."))
     if "No space left on device" in err or "Disk quota exceeded" in err:
         where = f" ({artifacts_mb} MB for /artifacts, {limits.tmp_mb} MB for /tmp)" if artifacts_mb else ""
         return Failure(phase=phase, kind="limit_exceeded", detail=detail, message=(

@@ -35,3 +35,8 @@ def test_crash_detail_is_the_tail_of_stderr():
     stderr = "\n".join(f"line {i}" for i in range(100))
     failure = classify("predict", run(exit_code=1, stderr=stderr), LIMITS, 30)
     assert failure.detail.splitlines()[-1] == "line 99" and "line 10\n" not in failure.detail
+
+
+def test_cause_comes_before_symptom():
+    failure = classify("train", run(exit_code=None, timed_out=True, pids_exhausted=True), LIMITS, 30)
+    assert failure.kind == "limit_exceeded"

@@ -1,0 +1,66 @@
+"""Builders for test submissions: a tiny valid one, and variants that misbehave on purpose."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import yaml
+
+from grader.spec.task import tasks_dir
+
+TASK_ID = "tabular/credit-default"
+TASK_DIR = tasks_dir() / TASK_ID
+EXAMPLES = TASK_DIR / "examples"
+
+MINI_TRAIN = """
+import json, os
+import pandas as pd
+data, art = os.environ["GRADER_DATA_DIR"], os.environ["GRADER_ARTIFACTS_DIR"]
+task = json.load(open(os.path.join(data, "task.json")))
+labels = pd.read_csv(os.path.join(data, "train.csv"))[task["label_column"]]
+json.dump({"label": str(labels.mode()[0])}, open(os.path.join(art, "model.json"), "w"))
+"""
+
+MINI_MODEL = """
+import json, os
+
+class Model:
+    def __init__(self, label):
+        self.label = label
+
+    def predict(self, inputs):
+        return [self.label] * len(inputs)
+
+def load(artifacts_dir):
+    with open(os.path.join(artifacts_dir, "model.json")) as fh:
+        return Model(json.load(fh)["label"])
+"""
+
+
+def make_submission(root: Path, *, train: str = MINI_TRAIN, model: str = MINI_MODEL,
+                    manifest: str | None = None, extra: dict[str, str] | None = None) -> Path:
+    """A contract-following submission whose train.py / model.py can be swapped for misbehaving ones."""
+    root.mkdir(parents=True, exist_ok=True)
+    files = {
+        "submission.yaml": manifest or f"task: {TASK_ID}\ntrain: python train.py\npredict: model:load\n",
+        "requirements.txt": "pandas==3.0.6\n",
+        "ANSWERS.md": "## serving-latency\nA test answer.\n",
+        "train.py": textwrap.dedent(train),
+        "model.py": textwrap.dedent(model),
+        **(extra or {}),
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root
+
+
+def tasks_copy(dest: Path, **limits: object) -> Path:
+    """A tasks folder holding a copy of the credit task with tighter limits, for fast failure tests."""
+    folder = dest / TASK_ID
+    shutil.copytree(TASK_DIR, folder, ignore=shutil.ignore_patterns("examples"))
+    spec = yaml.safe_load((folder / "task.yaml").read_text())
+    spec["limits"].update(limits)
+    (folder / "task.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return dest

@@ -1,0 +1,108 @@
+"""The command line as CI and users see it: exit codes, the summary, report.json, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.helpers import EXAMPLES, make_submission
+
+GRADER = [sys.executable, "-m", "grader"]
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([*GRADER, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "COLUMNS": "160", **(env or {})})
+
+
+def test_usage_error_exits_2(tmp_path):
+    result = run("grade", str(tmp_path), "--task", "tabular/credit-defualt")
+    assert result.returncode == 2 and "did you mean 'tabular/credit-default'" in result.stderr
+    assert run("grade").returncode == 2
+
+
+def test_invalid_submission_exits_3_and_writes_report(tmp_path):
+    sub = make_submission(tmp_path / "s")
+    (sub / "submission.yaml").unlink()
+    result = run("grade", str(sub), "--out", str(tmp_path / "out"))
+    assert result.returncode == 3, result.stdout + result.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["status"] == "invalid" and report["failures"][0]["kind"] == "invalid_submission"
+    assert "submission.yaml is missing" in result.stdout
+
+
+def test_unreachable_engine_exits_4_with_report(tmp_path):
+    result = run("grade", str(make_submission(tmp_path / "s")), "--out", str(tmp_path / "out"),
+                 env={"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    assert result.returncode == 4, result.stdout + result.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["status"] == "error" and report["failures"][0]["kind"] == "sandbox_error"
+
+
+def test_tasks_list_and_show():
+    listed = run("tasks", "list")
+    assert listed.returncode == 0 and "tabular/credit-default" in listed.stdout
+    shown = run("tasks", "show", "tabular/credit-default")
+    assert shown.returncode == 0 and "positive: bad" in shown.stdout and "recall" in shown.stdout
+    assert run("tasks", "show", "nope/nope").returncode == 4
+
+
+def test_schema_command_prints_json_schema():
+    result = run("schema", "report")
+    assert result.returncode == 0 and json.loads(result.stdout)["title"] == "Report"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_reference_passes_and_baseline_fails(tmp_path):
+    ref = run("grade", str(EXAMPLES / "reference"), "--out", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stdout + ref.stderr
+    assert "PASSED" in ref.stdout
+    report = json.loads((tmp_path / "ref" / "report.json").read_text())
+    assert report["status"] == "graded" and report["passed"] and report["metrics"]["roc_auc"] > 0.75
+    assert report["environment"]["sandbox"]["image_id"].startswith("sha256:")
+
+    base = run("grade", str(EXAMPLES / "baseline"), "--out", str(tmp_path / "base"))
+    assert base.returncode == 1, base.stdout + base.stderr
+    assert "NOT PASSED" in base.stdout and "recall" in base.stdout
+    report = json.loads((tmp_path / "base" / "report.json").read_text())
+    assert report["metrics"]["recall"] == 0.0 and not report["passed"]
+    assert any(not r["met"] and r["rule"].startswith("recall") for r in report["pass_rule"])
+
+
+@pytest.mark.docker
+def test_sandbox_doctor_reports_engine_image_and_hardening():
+    result = run("sandbox", "doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for words in ("reachable", "present", "no-new-privileges", "network"):
+        assert words in result.stdout, result.stdout
+
+
+@pytest.mark.docker
+def test_ctrl_c_leaves_no_container_behind(tmp_path):
+    client = docker.from_env()
+    sub = make_submission(tmp_path / "s", train="import time\ntime.sleep(600)\n")
+    proc = subprocess.Popen([*GRADER, "grade", str(sub), "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not client.containers.list(filters={"label": ["grader.sandbox=1", "grader.phase=train"]}):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert code == 4
+    assert client.containers.list(all=True, filters={"label": "grader.sandbox=1"}) == []
+    assert client.volumes.list(filters={"label": "grader.sandbox=1"}) == []
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["status"] == "error" and "interrupted" in report["failures"][-1]["message"]

@@ -1,0 +1,233 @@
+"""End-to-end grading in the real Docker sandbox: every way a submission can fail, and the happy path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pandas as pd
+import pytest
+
+from grader.grading import Grader
+from grader.sandbox import get_backend
+from tests.helpers import EXAMPLES, TASK_DIR, make_submission, tasks_copy
+
+pytestmark = pytest.mark.docker
+
+LABEL = "grader.sandbox=1"
+
+
+@pytest.fixture(scope="module")
+def client():
+    return docker.from_env()
+
+
+@pytest.fixture(scope="module")
+def fast_tasks(tmp_path_factory):
+    return tasks_copy(tmp_path_factory.mktemp("tasks"), train_timeout_s=60, predict_timeout_s=90, memory_mb=384,
+                      pids=48, artifacts_mb=8)
+
+
+@pytest.fixture(scope="module")
+def box():
+    sandbox = get_backend("docker")
+    yield sandbox
+    sandbox.close()
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(client):
+    yield
+    assert client.containers.list(all=True, filters={"label": LABEL}) == []
+    assert client.volumes.list(filters={"label": LABEL}) == []
+
+
+def grade(box, tasks_root, submission: Path, out: Path, **limits):
+    if limits:
+        tasks_root = tasks_copy(out.parent / f"tasks-{out.name}", **limits)
+    return Grader(box, tasks_root=tasks_root).grade(submission, out_dir=out)
+
+
+def only_failure(report):
+    assert len(report.failures) == 1, report.failures
+    return report.failures[0]
+
+
+def test_mini_submission_is_graded(box, fast_tasks, tmp_path):
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s"), tmp_path / "out")
+    assert report.status == "graded" and report.failures == []
+    assert report.metrics["recall"] == 0.0  # majority class never predicts "bad"
+    assert report.passed is False and report.exit_code == 1
+    assert report.latency["count"] > 0 and report.latency["p50_ms"] >= 0
+    assert report.environment["sandbox"]["image_id"]
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["status"] == "graded" and saved["submission"]["sha256"] == report.submission.sha256
+    assert len(pd.read_csv(tmp_path / "out" / "predictions.csv")) == sum(map(sum, report.confusion_matrix["matrix"]))
+
+
+def test_crash_in_train_shows_stderr_tail(box, fast_tasks, tmp_path):
+    train = "import sys\nprint('loading data', file=sys.stderr)\nraise RuntimeError('boom in training')\n"
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
+    failure = only_failure(report)
+    assert (report.status, failure.phase, failure.kind) == ("graded", "train", "crash")
+    assert "exit code 1" in failure.message and "RuntimeError: boom in training" in failure.detail
+    assert report.exit_code == 1 and "predict" not in report.phases
+
+
+def test_timeout_kills_training(box, fast_tasks, tmp_path):
+    train = "import time\nprint('starting', flush=True)\ntime.sleep(120)\n"
+    started = time.monotonic()
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out",
+                   train_timeout_s=3)
+    failure = only_failure(report)
+    assert failure.kind == "timeout" and "within 3 s" in failure.message
+    assert report.phases["train"].timed_out and time.monotonic() - started < 60
+
+
+def test_oom_is_detected(box, fast_tasks, tmp_path):
+    train = "chunks = []\nwhile True:\n    chunks.append(bytearray(32 * 1024 * 1024))\n"
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
+    failure = only_failure(report)
+    assert failure.kind == "oom" and "384 MB" in failure.message and report.phases["train"].oom_killed
+
+
+def test_fork_bomb_hits_the_process_limit(box, fast_tasks, tmp_path):
+    train = """
+    import os, time
+    for _ in range(10_000):
+        try:
+            os.fork()
+        except OSError:
+            break
+    time.sleep(2)
+    """
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out",
+                   train_timeout_s=15)
+    failure = only_failure(report)
+    assert failure.kind == "limit_exceeded" and "processes" in failure.message
+
+
+def test_network_is_unreachable(box, fast_tasks, tmp_path):
+    train = """
+    import socket, sys
+    print("interfaces:", [name for _, name in socket.if_nameindex()], file=sys.stderr)
+    socket.create_connection(("192.0.2.1", 80), timeout=5)
+    """
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
+    failure = only_failure(report)
+    assert failure.kind == "crash" and "no network" in failure.message
+    assert "interfaces: ['lo']" in failure.detail and "Network is unreachable" in failure.detail
+
+
+@pytest.mark.parametrize("target", ["/workspace/model.json", "/etc/model.json", "/model.json", "/data/x.csv"])
+def test_writing_outside_artifacts_fails(box, fast_tasks, tmp_path, target):
+    train = f"open({target!r}, 'w').write('x')\n"
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
+    failure = only_failure(report)
+    assert failure.kind == "crash" and ("Read-only file system" in failure.detail or "Permission denied" in failure.detail)
+    assert "/artifacts" in failure.message
+
+
+def test_artifacts_disk_cap(box, fast_tasks, tmp_path):
+    train = "import os\nopen(os.path.join(os.environ['GRADER_ARTIFACTS_DIR'], 'm.bin'), 'wb').write(b'0' * 20_000_000)\n"
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
+    failure = only_failure(report)
+    assert failure.kind == "limit_exceeded" and "8 MB for /artifacts" in failure.message
+
+
+@pytest.mark.parametrize("predict, message", [
+    ("return [self.label] * (len(inputs) - 1)", "predictions for"),
+    ("return [0] * len(inputs)", "not among the task's classes"),
+    ("return [None] * len(inputs)", "predictions are missing"),
+])
+def test_malformed_predictions(box, fast_tasks, tmp_path, predict, message):
+    from tests.helpers import MINI_MODEL
+
+    model = MINI_MODEL.replace("return [self.label] * len(inputs)", predict)
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s", model=model), tmp_path / "out")
+    failure = only_failure(report)
+    assert (failure.phase, failure.kind) == ("predict", "invalid_output") and message in failure.message
+    assert report.passed is False and report.exit_code == 1
+
+
+def test_load_failure_is_a_crash_with_traceback(box, fast_tasks, tmp_path):
+    model = "def load(artifacts_dir):\n    raise ValueError('cannot find weights')\n"
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s", model=model), tmp_path / "out")
+    failure = only_failure(report)
+    assert failure.kind == "crash" and "model:load('/artifacts') raised" in failure.message
+    assert "ValueError: cannot find weights" in failure.detail
+
+
+SCANNER = '''
+import os, sys
+
+def scan(needles, controls):
+    """Read every readable file in this container; report which needles and controls are seen."""
+    found, seen, files = [], set(), 0
+    skip = ("/proc", "/sys", "/dev")
+    paths = []
+    for top, dirs, names in os.walk("/", followlinks=False):
+        if top.startswith(skip):
+            dirs[:] = []
+            continue
+        paths += [os.path.join(top, n) for n in names]
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            paths += [f"/proc/{pid}/environ", f"/proc/{pid}/cmdline"]
+    for path in paths:
+        try:
+            if os.path.islink(path) or os.path.getsize(path) > 64 * 1024 * 1024 and not path.startswith("/proc"):
+                continue
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        files += 1
+        for needle in needles:
+            if needle in data:
+                found.append(path)
+        for control in controls:
+            if control in data:
+                seen.add(control)
+    print(f"SCANNED {files} files; found hidden labels in {found}; controls seen {len(seen)}/{len(controls)}",
+          file=sys.stderr)
+'''
+
+
+def test_hidden_labels_never_enter_any_container(box, fast_tasks, tmp_path):
+    hidden = (TASK_DIR / "data" / "test.csv").read_bytes().splitlines()
+    header = hidden[0].split(b",")
+    label_at = header.index(b"Status") if b"Status" in header else header.index(b'"Status"')
+    rows = [r for r in hidden[1:] if r.count(b",") == len(header) - 1][:30]
+    # Needles: whole hidden rows (label included) and the label sequence; neither may be readable anywhere.
+    needles = rows + [b",".join(r.split(b",")[label_at] for r in rows)]
+    valid_row = (TASK_DIR / "data" / "valid.csv").read_bytes().splitlines()[1]
+    feature_row = b",".join(v for i, v in enumerate(rows[0].split(b",")) if i != label_at)
+    train = SCANNER + f"\nscan({needles!r}, [{valid_row!r}])\n" + \
+        "open(os.path.join(os.environ['GRADER_ARTIFACTS_DIR'], 'model.json'), 'w').write('{\"label\": \"good\"}')\n"
+    from tests.helpers import MINI_MODEL
+
+    model = SCANNER + MINI_MODEL.replace("def load(artifacts_dir):", f"def load(artifacts_dir):\n    scan({needles!r}, [{feature_row!r}])")
+    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train, model=model), tmp_path / "out",
+                   train_timeout_s=300, predict_timeout_s=300, memory_mb=1024)
+    assert report.failures == [], report.failures
+    logs = tmp_path / "out" / "logs"
+    for phase in ("train", "predict"):
+        line = [ln for ln in (logs / f"{phase}.stderr.log").read_text().splitlines() if ln.startswith("SCANNED")][0]
+        assert "found hidden labels in []" in line, line
+        assert "controls seen 1/1" in line, line  # the scanner does find what IS there
+        assert int(line.split()[1]) > 1000, line  # it really walked the whole file system
+
+
+def test_invalid_submission_exits_3_without_running(box, fast_tasks, tmp_path):
+    sub = make_submission(tmp_path / "s")
+    (sub / "requirements.txt").write_text("pandas\n")
+    report = grade(box, fast_tasks, sub, tmp_path / "out")
+    assert report.status == "invalid" and report.exit_code == 3 and report.phases == {}
+    assert only_failure(report).kind == "invalid_submission"
