@@ -35,7 +35,8 @@ from grader.errors import SandboxError
 if TYPE_CHECKING:
     import docker
 
-SANDBOX_DIR = Path(__file__).resolve().parents[2] / "sandbox"
+#: The runtime definition: the checkout's sandbox/ folder, or $GRADER_SANDBOX_DIR (installed grader image).
+SANDBOX_DIR = Path(os.environ.get("GRADER_SANDBOX_DIR") or Path(__file__).resolve().parents[2] / "sandbox")
 LOCK_FILE: Path = SANDBOX_DIR / "requirements.lock"
 DOCKERFILE: Path = SANDBOX_DIR / "Dockerfile"
 
