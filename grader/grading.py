@@ -110,7 +110,7 @@ class Grader:
         report = Report(status="error", task=TaskRef(id=task_id or "unknown"),
                         submission=SubmissionRef(path=str(submission)),
                         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        report.environment = self._environment()
+        report.environment = {"grader_version": grader.__version__, "host_python": platform.python_version()}
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -145,10 +145,6 @@ class Grader:
         return report
 
     # -- steps --------------------------------------------------------------------------------------
-    def _environment(self) -> dict[str, object]:
-        return {"grader_version": grader.__version__, "host_python": platform.python_version(),
-                "sandbox": self.sandbox.describe()}
-
     def _grade(self, submission: Path, task_id: str | None, tmp: Path, out_dir: Path | None,
                report: Report) -> None:
         self.progress("Checking the submission against the contract")
@@ -164,6 +160,8 @@ class Grader:
         task = load_task(known[found.manifest.task])
         report.task = TaskRef(id=task.id, version=task.version)
         verify_data(task)
+        # After validation: an invalid submission is reported as such even with the engine down.
+        report.environment["sandbox"] = self.sandbox.describe()
         seed = self.seed if self.seed is not None else task.seed
         report.environment.update({"seed": seed, "limits": task.limits.model_dump()})
         report.reproducibility = {"runs": 1, "seed": seed, "prediction_agreement": None,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +13,7 @@ import pytest
 
 from grader.grading import Grader
 from grader.sandbox import get_backend
-from tests.helpers import EXAMPLES, TASK_DIR, make_submission, tasks_copy
+from tests.helpers import MINI_MODEL, TASK_DIR, make_submission, tasks_copy
 
 pytestmark = pytest.mark.docker
 
@@ -147,8 +144,6 @@ def test_artifacts_disk_cap(box, fast_tasks, tmp_path):
     ("return [None] * len(inputs)", "predictions are missing"),
 ])
 def test_malformed_predictions(box, fast_tasks, tmp_path, predict, message):
-    from tests.helpers import MINI_MODEL
-
     model = MINI_MODEL.replace("return [self.label] * len(inputs)", predict)
     report = grade(box, fast_tasks, make_submission(tmp_path / "s", model=model), tmp_path / "out")
     failure = only_failure(report)
@@ -164,11 +159,12 @@ def test_load_failure_is_a_crash_with_traceback(box, fast_tasks, tmp_path):
     assert "ValueError: cannot find weights" in failure.detail
 
 
-SCANNER = '''
-import os, sys
+SCANNER = """
+import hashlib, os, sys
 
 def scan(needles, controls):
-    """Read every readable file in this container; report which needles and controls are seen."""
+    # Hash every line of every readable file in this container and compare with the hashes of
+    # hidden rows. Only hashes travel in this source, so the scanner cannot find itself.
     found, seen, files = [], set(), 0
     skip = ("/proc", "/sys", "/dev")
     paths = []
@@ -182,38 +178,43 @@ def scan(needles, controls):
             paths += [f"/proc/{pid}/environ", f"/proc/{pid}/cmdline"]
     for path in paths:
         try:
-            if os.path.islink(path) or os.path.getsize(path) > 64 * 1024 * 1024 and not path.startswith("/proc"):
+            if os.path.islink(path) or (not path.startswith("/proc") and os.path.getsize(path) > 64 * 1024 * 1024):
                 continue
             with open(path, "rb") as fh:
                 data = fh.read()
         except OSError:
             continue
         files += 1
-        for needle in needles:
-            if needle in data:
-                found.append(path)
-        for control in controls:
-            if control in data:
-                seen.add(control)
-    print(f"SCANNED {files} files; found hidden labels in {found}; controls seen {len(seen)}/{len(controls)}",
-          file=sys.stderr)
-'''
+        for line in data.replace(b"\\0", b"\\n").splitlines():
+            if 16 <= len(line) <= 512:
+                digest = hashlib.sha256(line.strip()).hexdigest()
+                if digest in needles:
+                    found.append(path)
+                if digest in controls:
+                    seen.add(digest)
+    print(f"SCANNED {files} files; found hidden labels in {sorted(set(found))}; "
+          f"controls seen {len(seen)}/{len(controls)}", file=sys.stderr)
+"""
+
+
+def _hashes(lines: list[bytes]) -> set[str]:
+    return {hashlib.sha256(line.strip()).hexdigest() for line in lines}
 
 
 def test_hidden_labels_never_enter_any_container(box, fast_tasks, tmp_path):
     hidden = (TASK_DIR / "data" / "test.csv").read_bytes().splitlines()
     header = hidden[0].split(b",")
-    label_at = header.index(b"Status") if b"Status" in header else header.index(b'"Status"')
-    rows = [r for r in hidden[1:] if r.count(b",") == len(header) - 1][:30]
-    # Needles: whole hidden rows (label included) and the label sequence; neither may be readable anywhere.
-    needles = rows + [b",".join(r.split(b",")[label_at] for r in rows)]
+    label_at = header.index(b"Status")
+    rows = [r for r in hidden[1:] if r.count(b",") == len(header) - 1]
+    # Needles: every hidden row with its label. Controls prove the scanner finds what IS there:
+    # a public valid row while training, a hidden row's features (without label) while predicting.
+    needles = _hashes(rows)
     valid_row = (TASK_DIR / "data" / "valid.csv").read_bytes().splitlines()[1]
     feature_row = b",".join(v for i, v in enumerate(rows[0].split(b",")) if i != label_at)
-    train = SCANNER + f"\nscan({needles!r}, [{valid_row!r}])\n" + \
+    train = SCANNER + f"\nscan({needles!r}, {_hashes([valid_row])!r})\n" + \
         "open(os.path.join(os.environ['GRADER_ARTIFACTS_DIR'], 'model.json'), 'w').write('{\"label\": \"good\"}')\n"
-    from tests.helpers import MINI_MODEL
-
-    model = SCANNER + MINI_MODEL.replace("def load(artifacts_dir):", f"def load(artifacts_dir):\n    scan({needles!r}, [{feature_row!r}])")
+    model = SCANNER + MINI_MODEL.replace(
+        "def load(artifacts_dir):", f"def load(artifacts_dir):\n    scan({needles!r}, {_hashes([feature_row])!r})")
     report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train, model=model), tmp_path / "out",
                    train_timeout_s=300, predict_timeout_s=300, memory_mb=1024)
     assert report.failures == [], report.failures
