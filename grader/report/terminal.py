@@ -62,6 +62,10 @@ def render(report: Report, console: Console | None = None) -> None:
     if report.phases:
         parts.append(Text("Phases: " + ", ".join(
             f"{name} {run.duration_s:.1f} s (exit {run.exit_code})" for name, run in report.phases.items())))
+    box = report.environment.get("sandbox") or {}
+    if box:
+        image = f", image {box.get('image')} ({str(box.get('image_id', ''))[:19]})" if box.get("image") else ""
+        parts.append(Text(f"Sandbox: {box.get('backend')}{image}", style="dim"))
     for f in report.failures:
         body = Text.assemble((f"[{f.phase}] {f.kind}: ", "bold red"), f.message)
         if f.detail:

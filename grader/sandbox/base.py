@@ -8,10 +8,12 @@ grading pipeline decides what goes in and reads what comes out.
 from __future__ import annotations
 
 import abc
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from grader.errors import SandboxError
 from grader.registry import Registry
 
 #: Sandbox-side uid/gid the candidate's code runs as (not root, owns nothing else).
@@ -82,6 +84,34 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not (self.timed_out or self.oom_killed)
+
+
+#: Mount targets no backend accepts: they would hide or expose what the sandbox needs to work.
+FORBIDDEN_TARGETS = ("/", "/proc", "/sys", "/dev")
+
+
+def check_spec(spec: RunSpec, forbidden: tuple[str, ...] = FORBIDDEN_TARGETS) -> None:
+    """Reject a malformed spec with :class:`SandboxError`, the same way in every backend."""
+    if not spec.argv or not all(isinstance(a, str) for a in spec.argv):
+        raise SandboxError("the command is empty or not a list of strings", hint="pass argv as a list[str]")
+    if not spec.workdir.startswith("/"):
+        raise SandboxError(f"workdir {spec.workdir!r} is not absolute", hint="use a path like /workspace")
+    seen: set[str] = set()
+    for mount in spec.mounts:
+        target = mount.target
+        if not target.startswith("/") or os.path.normpath(target) != target or target in forbidden \
+                or any(target.startswith(f"{p}/") for p in forbidden if p != "/"):
+            raise SandboxError(f"bad mount target {target!r}",
+                               hint=f"use a normalised absolute path outside {', '.join(forbidden)}")
+        if target in seen:
+            raise SandboxError(f"mount target {target!r} given twice")
+        seen.add(target)
+        if mount.source is not None and not Path(mount.source).is_dir():
+            raise SandboxError(f"mount source {mount.source} is not a folder")
+        if mount.collect_to is not None and os.path.lexists(mount.collect_to):
+            raise SandboxError(f"collect_to {mount.collect_to} already exists", hint="pass a path that does not exist")
+        if mount.size_mb <= 0:
+            raise SandboxError(f"mount {target!r}: size_mb must be positive")
 
 
 class Sandbox(abc.ABC):

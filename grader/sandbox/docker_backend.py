@@ -53,12 +53,14 @@ from grader.sandbox import cleanup
 from grader.sandbox.base import (
     SANDBOX_GID,
     SANDBOX_UID,
+    FORBIDDEN_TARGETS,
     STREAM_TAIL_BYTES,
     Mount,
     RunResult,
     RunSpec,
     Sandbox,
     backends,
+    check_spec,
 )
 
 if TYPE_CHECKING:
@@ -268,34 +270,11 @@ class _MountPlan:
         return f"{KEEPER_ROOT}/m{self.index}"
 
 
-_FORBIDDEN_TARGETS = ("/", "/proc", "/sys", "/dev", KEEPER_ROOT)
-
-
 def _plan_mounts(spec: RunSpec) -> list[_MountPlan]:
-    """Check the spec (:class:`SandboxError` for a malformed one, like the local backend) and plan mounts."""
-    if not spec.argv or not all(isinstance(a, str) for a in spec.argv):
-        raise SandboxError("the command is empty or not a list of strings", hint="pass argv as a list[str]")
-    if not spec.workdir.startswith("/"):
-        raise SandboxError(f"workdir {spec.workdir!r} is not absolute", hint="use a path like /workspace")
-    seen: set[str] = set()
-    plans = []
-    for index, mount in enumerate(spec.mounts):
-        target = mount.target
-        if not target.startswith("/") or os.path.normpath(target) != target or target in _FORBIDDEN_TARGETS \
-                or any(target.startswith(f"{p}/") for p in _FORBIDDEN_TARGETS[1:]):
-            raise SandboxError(f"bad mount target {target!r}",
-                               hint=f"use a normalised absolute path outside {', '.join(_FORBIDDEN_TARGETS)}")
-        if target in seen:
-            raise SandboxError(f"mount target {target!r} given twice")
-        seen.add(target)
-        if mount.source is not None and not Path(mount.source).is_dir():
-            raise SandboxError(f"mount source {mount.source} is not a folder")
-        if mount.collect_to is not None and os.path.lexists(mount.collect_to):
-            raise SandboxError(f"collect_to {mount.collect_to} already exists", hint="pass a path that does not exist")
-        if mount.size_mb <= 0:
-            raise SandboxError(f"mount {target!r}: size_mb must be positive")
-        plans.append(_MountPlan(index, mount, volume=mount.source is not None or mount.collect_to is not None))
-    return plans
+    """Check the spec (:class:`SandboxError` for a malformed one) and plan the mounts."""
+    check_spec(spec, (*FORBIDDEN_TARGETS, KEEPER_ROOT))
+    return [_MountPlan(index, mount, volume=mount.source is not None or mount.collect_to is not None)
+            for index, mount in enumerate(spec.mounts)]
 
 
 def _source_tar(source: Path, writable: bool, out: io.BufferedRandom) -> int:
@@ -783,25 +762,11 @@ def _in_main_thread() -> bool:
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[None]:
     """While a run is in progress, SIGTERM/SIGHUP raise :class:`SandboxTerminated` (main thread)."""
-    if not _in_main_thread():
-        yield
-        return
-    previous: dict[int, Any] = {}
-
     def handler(signum: int, frame: object) -> None:
         raise SandboxTerminated(signum)
 
-    for signum in _RAISING_SIGNALS:
-        current = signal.getsignal(signum)
-        if current is signal.SIG_IGN:
-            continue
-        previous[signum] = current
-        signal.signal(signum, handler)
-    try:
+    with _handlers(_RAISING_SIGNALS, handler):
         yield
-    finally:
-        for signum, current in previous.items():
-            signal.signal(signum, current if current is not None else signal.SIG_DFL)
 
 
 @contextlib.contextmanager
@@ -811,24 +776,29 @@ def _signals_deferred() -> Iterator[list[int]]:
     Yields the list of signals that arrived; the caller decides whether to raise for them.
     """
     pending: list[int] = []
-    if not _in_main_thread():
-        yield pending
-        return
 
     def handler(signum: int, frame: object) -> None:
         pending.append(signum)
         if pending.count(signum) >= 2:
             raise _signal_exception(signum)
 
-    previous: dict[int, Any] = {}
-    for signum in (signal.SIGINT, *_RAISING_SIGNALS):
-        current = signal.getsignal(signum)
-        if current is signal.SIG_IGN:
-            continue
-        previous[signum] = current
-        signal.signal(signum, handler)
-    try:
+    with _handlers((signal.SIGINT, *_RAISING_SIGNALS), handler):
         yield pending
+
+
+@contextlib.contextmanager
+def _handlers(signums: Iterable[int], handler: Any) -> Iterator[None]:
+    """Install ``handler`` for ``signums`` (main thread only; ignored signals stay ignored), then restore."""
+    previous: dict[int, Any] = {}
+    if _in_main_thread():
+        for signum in signums:
+            current = signal.getsignal(signum)
+            if current is signal.SIG_IGN:
+                continue
+            previous[signum] = current
+            signal.signal(signum, handler)
+    try:
+        yield
     finally:
         for signum, current in previous.items():
             signal.signal(signum, current if current is not None else signal.SIG_DFL)

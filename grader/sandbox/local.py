@@ -68,7 +68,7 @@ from pathlib import Path
 
 from grader.errors import SandboxError
 from grader.sandbox import _supervisor as sup
-from grader.sandbox.base import STREAM_TAIL_BYTES, Mount, RunResult, RunSpec, Sandbox, backends
+from grader.sandbox.base import STREAM_TAIL_BYTES, Mount, RunResult, RunSpec, Sandbox, backends, check_spec
 
 log = logging.getLogger(__name__)
 
@@ -294,23 +294,9 @@ class LocalSandbox(Sandbox):
 
     @staticmethod
     def _check(spec: RunSpec) -> list[Mount]:
-        if not spec.argv or not all(isinstance(a, str) for a in spec.argv):
-            raise SandboxError("the command is empty or not a list of strings", hint="pass argv as a list[str]")
-        if not spec.workdir.startswith("/"):
-            raise SandboxError(f"workdir {spec.workdir!r} is not absolute", hint="use a path like /workspace")
-        seen: set[str] = set()
-        for m in spec.mounts:
-            if not m.target.startswith("/") or os.path.normpath(m.target) != m.target or m.target == "/":
-                raise SandboxError(f"bad mount target {m.target!r}", hint="use a normalised absolute path, not /")
-            if m.target in seen:
-                raise SandboxError(f"mount target {m.target!r} given twice")
-            seen.add(m.target)
-            if m.source is not None and not Path(m.source).is_dir():
-                raise SandboxError(f"mount source {m.source} is not a folder")
-            if m.collect_to is not None and Path(m.collect_to).exists():
-                raise SandboxError(f"collect_to {m.collect_to} already exists", hint="pass a path that does not exist")
+        check_spec(spec)
         mounts = list(spec.mounts)
-        if "/tmp" not in seen:
+        if all(m.target != "/tmp" for m in mounts):
             mounts.append(Mount("/tmp", writable=True, size_mb=spec.limits.tmp_mb))
         return sorted(mounts, key=lambda m: m.target.count("/"))
 
