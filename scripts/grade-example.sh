@@ -3,7 +3,8 @@
 # Extra arguments go to `grader grade` (e.g. another submission folder, --out DIR).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$repo/scripts/setup.sh"
+setup_env=$(bash "$repo/scripts/setup.sh")  # an assignment, so a failed setup stops here
+eval "$setup_env"
 cd "$repo"
 if [ $# -eq 0 ]; then
   set -- tasks/tabular/credit-default/examples/reference --out out/example

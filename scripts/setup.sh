@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything grading needs on a fresh machine, reusing what is already there:
 # a virtualenv with the grader, a reachable Docker engine, and the sandbox runtime image.
-# Source it (`. scripts/setup.sh`) to keep DOCKER_HOST and the venv in your shell.
+# Progress goes to stderr; stdout is the environment to use, so `eval "$(bash scripts/setup.sh)"`
+# puts the venv on PATH and exports DOCKER_HOST in your shell.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 python=${PYTHON:-python3}
@@ -12,12 +13,12 @@ fi
 if [ ! -x "$repo/.venv/bin/grader" ] || [ "$repo/pyproject.toml" -nt "$repo/.venv/.installed" ]; then
   echo "setup: installing the grader into $repo/.venv" >&2
   "$python" -m venv "$repo/.venv"
-  "$repo/.venv/bin/pip" install -q --upgrade pip
-  "$repo/.venv/bin/pip" install -q -e "$repo[test]"
+  "$repo/.venv/bin/pip" install -q --upgrade pip >&2
+  "$repo/.venv/bin/pip" install -q -e "$repo[test]" >&2
   touch "$repo/.venv/.installed"
 fi
 DOCKER_HOST=$(bash "$repo/.ci/docker-up.sh" | tail -n 1)
 export DOCKER_HOST
-"$repo/.venv/bin/grader" sandbox build
-export PATH="$repo/.venv/bin:$PATH"
+"$repo/.venv/bin/grader" sandbox build >&2
 echo "setup: ready (DOCKER_HOST=$DOCKER_HOST)" >&2
+printf 'export DOCKER_HOST=%q\nexport PATH=%q:"$PATH"\n' "$DOCKER_HOST" "$repo/.venv/bin"
