@@ -19,8 +19,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from grader.sandbox.image import LOCK_FILE
 from grader.spec.task import TaskSpec, load_task
 from grader.submission import requirements
+from grader.submission.requirements import read_lock
 from grader.submission.validate import validate
 
 TASK_ID = "tabular/credit-default"
@@ -28,8 +30,8 @@ TASK_DIR = Path(__file__).resolve().parents[2] / "tasks" / TASK_ID
 EXAMPLES = TASK_DIR / "examples"
 SPLITS = ("train", "valid", "test")
 QUESTIONS = ("serving-latency", "drift-monitoring", "retraining-rollback", "explaining-errors")
-# The sandbox runtime's versions the examples are pinned to (the brief's runtime lock).
-RUNTIME = {"numpy": "2.4.6", "pandas": "3.0.6", "scikit-learn": "1.8.0", "scipy": "1.17.1", "joblib": "1.6.0"}
+# The sandbox runtime's versions, from the same lock the image is built from.
+RUNTIME = read_lock(LOCK_FILE)
 # Import name -> distribution name, for the modules the examples may use.
 DISTRIBUTIONS = {"numpy": "numpy", "pandas": "pandas", "sklearn": "scikit-learn", "scipy": "scipy",
                  "joblib": "joblib"}
