@@ -66,6 +66,7 @@ def classify(phase: Phase, result: RunResult, limits: Limits, timeout_s: float,
         hints = [advice for needle, advice in HINTS if needle in err]
         if hints:
             message += " Hint: " + hints[0] + "."
-        message += " The end of its error output is in the detail below." if detail else " It printed nothing on stderr."
+        message += (" The end of its error output is in the detail below." if detail
+                    else " It printed nothing on stderr.")
         return Failure(phase=phase, kind="crash", message=message, detail=detail)
     return None

@@ -15,7 +15,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -109,7 +109,7 @@ class Grader:
         started = time.monotonic()
         report = Report(status="error", task=TaskRef(id=task_id or "unknown"),
                         submission=SubmissionRef(path=str(submission)),
-                        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                        started_at=datetime.now(UTC).isoformat(timespec="seconds"))
         report.environment = {"grader_version": grader.__version__, "host_python": platform.python_version()}
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)

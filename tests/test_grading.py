@@ -49,7 +49,8 @@ RULES = {
     "no manifest": (lambda s: (s / "submission.yaml").unlink(), "submission.yaml is missing"),
     "manifest not YAML": (lambda s: (s / "submission.yaml").write_text("task: [\n"), "not valid YAML"),
     "unknown manifest key": (lambda s: (s / "submission.yaml").write_text(
-        "task: tabular/credit-default\ntrain: python train.py\npredict: model:load\nmodel: x\n"), "unknown key 'model'"),
+        "task: tabular/credit-default\ntrain: python train.py\npredict: model:load\nmodel: x\n"),
+        "unknown key 'model'"),
     "unknown task": (lambda s: (s / "submission.yaml").write_text(
         "task: tabular/credit\ntrain: python train.py\npredict: model:load\n"), "unknown task 'tabular/credit'"),
     "bad entry point": (lambda s: (s / "submission.yaml").write_text(

@@ -11,7 +11,7 @@ Phase = Literal["validate", "prepare", "train", "predict", "score", "grader"]
 FailureKind = Literal[
     "timeout", "oom", "crash", "invalid_output", "invalid_submission", "limit_exceeded", "sandbox_error"
 ]
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION: Literal["1"] = "1"
 
 
 class _Model(BaseModel):

@@ -51,7 +51,7 @@ def render(report: Report, console: Console | None = None) -> None:
         table.add_column("")
         for label_ in cm["labels"]:
             table.add_column(label_, justify="right")
-        for label_, row in zip(cm["labels"], cm["matrix"]):
+        for label_, row in zip(cm["labels"], cm["matrix"], strict=True):
             table.add_row(label_, *(str(v) for v in row))
         parts.append(table)
     if report.latency.get("p50_ms") is not None:

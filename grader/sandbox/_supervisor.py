@@ -80,7 +80,9 @@ def unshare(flags: int) -> None:
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = (lambda s: None if s is None else os.fsencode(s))
+    def enc(s: str | None) -> bytes | None:
+        return None if s is None else os.fsencode(s)
+
     _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
 
 
@@ -225,7 +227,7 @@ def kill_uid(uid: int) -> None:
 
 def reap() -> list[int]:
     """Collect every exited child without blocking; return their pids."""
-    done = []
+    done: list[int] = []
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)

@@ -51,9 +51,9 @@ from typing import TYPE_CHECKING, Any
 from grader.errors import SandboxError
 from grader.sandbox import cleanup
 from grader.sandbox.base import (
+    FORBIDDEN_TARGETS,
     SANDBOX_GID,
     SANDBOX_UID,
-    FORBIDDEN_TARGETS,
     STREAM_TAIL_BYTES,
     Mount,
     RunResult,
@@ -660,9 +660,10 @@ def extract_safely(fileobj: Any, dest: Path, *, root: str, max_bytes: int,
     """Extract a tar stream whose entries live under ``root/`` into the new folder ``dest``.
 
     Only regular files and folders are created (modes 0644/0755, never links, devices or set-id
-    bits; a hard link to a file extracted earlier becomes a copy); names that are absolute, contain ``..`` or leave ``root/`` are skipped; extraction
-    stops after ``max_bytes`` of file content or ``max_entries`` entries. Returns counts, the
-    skipped names (at most 20) and whether it stopped early.
+    bits; a hard link to a file extracted earlier becomes a copy); names that are absolute,
+    contain ``..`` or leave ``root/`` are skipped; extraction stops after ``max_bytes`` of file
+    content or ``max_entries`` entries. Returns counts, the skipped names (at most 20) and
+    whether it stopped early.
     """
     dest.mkdir(parents=True, exist_ok=False)
     base = dest.resolve()

@@ -32,7 +32,7 @@ def diagnose(console: Console) -> bool:
         table.add_row("runtime image", "[green]present[/]", f"{info['tag']} id {info['id']}")
     else:
         table.add_row("runtime image", "[red]missing[/]", f"{info['tag']}: run `grader sandbox build`")
-    versions = info.get("versions") or {}
+    versions: dict[str, str] = info.get("versions") or {}  # type: ignore[assignment]
     if versions:
         table.add_row("runtime packages", "", ", ".join(f"{k}=={v}" for k, v in sorted(versions.items())))
 
@@ -43,7 +43,8 @@ def diagnose(console: Console) -> bool:
         described = box.describe()
     finally:
         box.close()
-    for option in described.get("hardening", []):
+    hardening: list[str] = described.get("hardening") or []  # type: ignore[assignment]
+    for option in hardening:
         table.add_row("hardening", "[green]in force[/]", str(option))
     console.print(table)
     return bool(info.get("present"))

@@ -39,8 +39,8 @@ Result conventions: ``exit_code`` is the command's exit status, **minus the sign
 signal killed it** (``-9``, like :mod:`subprocess`; the docker backend reports ``128 + n``), and
 ``None`` when it was stopped at the timeout. ``oom_killed`` comes from stderr (``MemoryError``,
 "Cannot allocate memory", ...) on stderr of a failed run, or from a SIGKILL/SIGSEGV/SIGABRT/SIGBUS
-death with a peak resident size near ``memory_mb``. ``pids_exhausted`` comes from the supervisor seeing the run at its task limit, or
-from fork failures ("Resource temporarily unavailable") on stderr of a failed run.
+death with a peak resident size near ``memory_mb``. ``pids_exhausted`` comes from the supervisor
+seeing the run at its task limit, or from fork failures ("Resource temporarily unavailable") on stderr of a failed run.
 ``peak_memory_mb`` is the largest resident size of a single process (at least the supervisor's
 own ~10 MB, since the command is forked from it). stdout/stderr keep the last
 ``STREAM_TAIL_BYTES`` each; nothing more is held in memory or written to disk.
@@ -248,7 +248,7 @@ class LocalSandbox(Sandbox):
                                    hint="pass LocalSandbox(base_dir=...) a folder whose parents are all "
                                         "world-searchable, such as /tmp")
             entries, skipped = self._stage(root, mounts, uid, gid)
-            targets = {m.target: e["path"] for m, e in zip(mounts, entries)}
+            targets = {m.target: e["path"] for m, e in zip(mounts, entries, strict=True)}
             rewrite = self._rewriter(targets)
             cwd = self._workdir(root, spec.workdir, rewrite)
             env = self._env(spec, rewrite, targets)
@@ -471,7 +471,7 @@ class LocalSandbox(Sandbox):
     @staticmethod
     def _collect(mounts: list[Mount], entries: list[dict], done: dict, result: RunResult) -> None:
         skipped: list[str] = []
-        for m, e in zip(mounts, entries):
+        for m, e in zip(mounts, entries, strict=True):
             if m.collect_to is None:
                 continue
             src = e["out"] if done["size_capped"].get(m.target) else e["path"]
@@ -479,7 +479,8 @@ class LocalSandbox(Sandbox):
             dest.mkdir(parents=True)
             sup.copy_tree(src, str(dest), skipped=skipped)
         if skipped:
-            result.details["skipped_on_collect"] = [*result.details["skipped_on_collect"], *skipped]
+            earlier = result.details.get("skipped_on_collect")
+            result.details["skipped_on_collect"] = [*(earlier if isinstance(earlier, list) else []), *skipped]
 
     @staticmethod
     def _kill_group(proc: subprocess.Popen[bytes]) -> None:

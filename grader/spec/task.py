@@ -55,7 +55,7 @@ class Requirement(StrictModel):
     at_most: float | None = None
 
     @model_validator(mode="after")
-    def _one_bound(self) -> "Requirement":
+    def _one_bound(self) -> Requirement:
         if (self.at_least is None) == (self.at_most is None):
             raise ValueError(f"requirement on {self.metric!r} needs exactly one of 'at_least' or 'at_most'")
         return self
@@ -102,7 +102,7 @@ class TaskSpec(StrictModel):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "TaskSpec":
+    def _consistent(self) -> TaskSpec:
         from grader.metrics import metrics as registry
 
         if self.positive_class is not None and self.positive_class not in self.classes:
@@ -159,7 +159,7 @@ def load_task(path: Path) -> TaskSpec:
     path = Path(path)
     file = path / TASK_FILE if path.is_dir() else path
     task = load_model(TaskSpec, read_yaml(file), str(file),
-                      hint="see the task format in docs/tasks.md or `grader tasks schema`")
+                      hint="see the task format in docs/tasks.md, or `grader schema task`")
     expected = "/".join(file.parent.parts[-2:])
     if task.id != expected:
         raise SpecError(f"{file}: id {task.id!r} does not match its folder {expected!r}",

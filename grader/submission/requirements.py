@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._ -]+\])?\s*==\s*(?P<version>[A-Za-z0-9.+!_-]+)\s*(;.*)?$")
+PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._ -]+\])?"  # name and optional [extras]
+    r"\s*==\s*(?P<version>[A-Za-z0-9.+!_-]+)\s*(;.*)?$"  # exact version, optional environment marker
+)
 
 
 def canonical(name: str) -> str:

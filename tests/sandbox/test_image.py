@@ -18,8 +18,8 @@ VERSIONS_SCRIPT = """
 import json, importlib.metadata as md
 import numpy, pandas, sklearn, scipy, joblib, torch
 assert float(torch.ones(2).sum()) == 2.0 and not torch.cuda.is_available()
-print(json.dumps({name: md.version(name) for name in %r}))
-""" % (CHECKED,)
+print(json.dumps({name: md.version(name) for name in CHECKED}))
+""".replace("CHECKED", repr(CHECKED))
 
 
 @pytest.fixture(scope="module")
