@@ -38,9 +38,11 @@ def main() -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Folder for report.json, logs and predictions (default: out/<submission name>).")
 @click.option("--seed", type=int, default=None, help="Override the task's GRADER_SEED.")
+@click.option("--runs", type=click.IntRange(1, 10), default=None,
+              help="Trainings with the same seed for the reproducibility check (default: the task's).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary.")
 def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | None, seed: int | None,
-          as_json: bool) -> None:
+          runs: int | None, as_json: bool) -> None:
     """Grade SUBMISSION (a folder, .zip or .tar.gz) and write the reports."""
     from grader.grading import Grader
     from grader.report.terminal import render
@@ -66,7 +68,9 @@ def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | N
             console.log(message)
 
         try:
-            report = Grader(box, progress=progress, seed=seed).grade(submission, task_id=task_id, out_dir=out_dir)
+            overrides = {"reproducibility": {"runs": runs}} if runs is not None else None
+            report = Grader(box, progress=progress, seed=seed, task_overrides=overrides).grade(
+                submission, task_id=task_id, out_dir=out_dir)
         except KeyboardInterrupt:
             console.print(f"[bold red]interrupted[/]: partial report in {out_dir / 'report.json'}")
             sys.exit(4)

@@ -1,7 +1,10 @@
-"""The grading pipeline: stage, validate, train in a sandbox, predict in a fresh one, score.
+"""The grading pipeline: stage, validate, then train in a sandbox and predict in a fresh one, as many
+times as the task's reproducibility check asks; score, time and compare on the host.
 
-Every per-submission problem ends as a ``failures`` entry of a report; only a bug in the
-grader itself raises. The report is written on every path, including Ctrl-C.
+The first run is the one that is scored and timed; the others (same seed, then optionally another
+seed) only say whether the result is reproducible. Every per-submission problem ends as a
+``failures`` entry of a report; only a bug in the grader itself raises. The report is written on
+every path, including Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,32 +17,30 @@ import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 import grader
-from grader import scoring
+from grader import latency, reproducibility, scoring
 from grader.errors import GraderError, SpecError, SubmissionError
 from grader.failures import classify
-from grader.report.model import Failure, PhaseRun, Report, SubmissionRef, TaskRef
+from grader.prediction import PredictionRun, run_prediction, write_inputs
+from grader.report.model import Failure, PhaseRun, Report, Reproducibility, SubmissionRef, TaskRef, TrainingRun
+from grader.reproducibility import RunRecord
 from grader.sandbox.base import Limits, Mount, RunResult, RunSpec, Sandbox
 from grader.spec.submission import Manifest
-from grader.spec.task import TaskSpec, discover_tasks, load_task
+from grader.spec.task import TaskSpec, discover_tasks, load_task, with_overrides
 from grader.submission import requirements
 from grader.submission.intake import StagedSubmission, stage
 from grader.submission.validate import validate
 
 Progress = Callable[[str], None]
-HARNESS = Path(__file__).parent / "runtime" / "harness.py"
-FEATURES_FILE = "features.csv"
-HARNESS_EXIT_MESSAGES = {
-    3: "loading the model failed: {entry}('/artifacts') raised an exception.",
-    4: "prediction failed: the model's predict(inputs) raised an exception.",
-    5: "the prediction harness could not read the inputs (a grader problem).",
-}
 
 
 class SubmissionInvalid(SubmissionError):
@@ -98,11 +99,13 @@ class Grader:
     """Grades submissions with one sandbox backend. Reusable across a batch."""
 
     def __init__(self, sandbox: Sandbox, *, tasks_root: Path | None = None, progress: Progress | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, task_overrides: Mapping[str, object] | None = None) -> None:
+        """``task_overrides`` change sections of every task graded (``{"reproducibility": {"runs": 1}}``)."""
         self.sandbox = sandbox
         self.tasks_root = tasks_root
         self.progress = progress or (lambda _msg: None)
         self.seed = seed
+        self.task_overrides = dict(task_overrides or {})
 
     # -- public -------------------------------------------------------------------------------------
     def grade(self, submission: Path, *, task_id: str | None = None, out_dir: Path | None = None) -> Report:
@@ -158,19 +161,59 @@ class Grader:
             raise SubmissionInvalid(found.problems)
         assert found.manifest is not None
         task = load_task(known[found.manifest.task])
+        if self.task_overrides:
+            task = with_overrides(task, self.task_overrides)
+            report.environment["task_overrides"] = self.task_overrides
         report.task = TaskRef(id=task.id, version=task.version)
         verify_data(task)
         # After validation: an invalid submission is reported as such even with the engine down.
         report.environment["sandbox"] = self.sandbox.describe()
         seed = self.seed if self.seed is not None else task.seed
-        report.environment.update({"seed": seed, "limits": task.limits.model_dump()})
-        report.reproducibility = {"runs": 1, "seed": seed, "prediction_agreement": None,
-                                  "note": "one training run; agreement between runs needs two or more"}
+        report.environment.update({"seed": seed, "limits": task.limits.model_dump(),
+                                   "latency_settings": task.latency.model_dump(),
+                                   "reproducibility_settings": task.reproducibility.model_dump()})
 
-        artifacts = self._train(task, staged, found.manifest, seed, tmp, out_dir, report)
-        if artifacts is None:
-            return
-        self._predict_and_score(task, staged, found.manifest, seed, artifacts, tmp, out_dir, report)
+        test = write_inputs(task, tmp / "inputs")
+        y_true = test[task.label_column].to_numpy(dtype=object)
+        public = self._public_data(task, tmp)
+        same = task.reproducibility.runs
+        plan = [("same_seed", seed)] * same
+        if task.reproducibility.other_seed is not None:
+            plan.append(("other_seed", task.reproducibility.other_seed))
+        records: list[RunRecord] = []
+        installed: dict[str, str] | None = None
+        reads: dict[str, set[str]] = {"submission": set(), "artifacts": set()}
+        for index, (kind, run_seed) in enumerate(plan):
+            run = _Run(index=index, of=len(plan), kind=kind, seed=run_seed)  # type: ignore[arg-type]
+            record, prediction = self._train_and_predict(task, staged, found.manifest, run, public, tmp, out_dir,
+                                                         report, y_true)
+            records.append(record)
+            if prediction is not None:
+                installed = installed or (prediction.events.get("resources") or {}).get("packages")
+                got = prediction.events.get("reads") or {}
+                for key in reads:
+                    reads[key].update(str(f) for f in got.get(key) or [])
+            if index == 0 and not record.run.ok:
+                break  # the submission failed outright: repeating it tells nothing more
+        rep = reproducibility.compare(records, seed=seed, same_seed_runs=same)
+        rep.environment = reproducibility.environment(found.pins, installed, runtime_versions())
+        rep.reads_submission_files = sorted(reads["submission"])
+        if records[0].run.ok:
+            rep.reads_artifacts = bool(reads["artifacts"])
+        self._explain_environment(rep, report)
+        report.reproducibility = rep
+        if report.metrics:
+            report.score, report.pass_rule = scoring.apply_pass_rule(task, report)
+            report.passed = not report.failures and all(r.met for r in report.pass_rule)
+
+    def _public_data(self, task: TaskSpec, tmp: Path) -> Path:
+        """``/data`` of the training phase: task.json and the public splits, exactly what candidates get."""
+        public = tmp / "public"
+        public.mkdir()
+        (public / "task.json").write_text(json.dumps(task.public_info, indent=2) + "\n", encoding="utf-8")
+        for split in ("train", "valid"):
+            shutil.copyfile(task.data_path(split), public / Path(getattr(task.data, split).path).name)
+        return public
 
     def _record(self, phase: str, result: RunResult, out_dir: Path | None, report: Report) -> None:
         report.phases[phase] = PhaseRun(exit_code=result.exit_code, duration_s=round(result.duration_s, 3),
@@ -182,101 +225,139 @@ class Grader:
             logs.mkdir(exist_ok=True)
             (logs / f"{phase}.stdout.log").write_text(result.stdout, encoding="utf-8")
             (logs / f"{phase}.stderr.log").write_text(result.stderr, encoding="utf-8")
+            if result.companion is not None and (result.companion.stderr or result.companion.stdout):
+                (logs / f"{phase}.timer.log").write_text(result.companion.stdout + result.companion.stderr,
+                                                         encoding="utf-8")
 
-    def _train(self, task: TaskSpec, staged: StagedSubmission, manifest: Manifest, seed: int, tmp: Path,
-               out_dir: Path | None, report: Report) -> Path | None:
-        public = tmp / "public"
-        public.mkdir()
-        (public / "task.json").write_text(json.dumps(task.public_info, indent=2) + "\n", encoding="utf-8")
-        for split in ("train", "valid"):
-            shutil.copyfile(task.data_path(split), public / Path(getattr(task.data, split).path).name)
-        artifacts = tmp / "artifacts"
+    def _fail(self, report: Report, run: _Run, failure: Failure) -> None:
+        """Record a run's failure; failures of repeated runs say which run they come from."""
+        if run.index:
+            failure = failure.model_copy(update={"message": f"{run.title}: {failure.message}"})
+        report.failures.append(failure)
+
+    def _train_and_predict(self, task: TaskSpec, staged: StagedSubmission, manifest: Manifest, run: _Run,
+                           public: Path, tmp: Path, out_dir: Path | None, report: Report,
+                           y_true: np.ndarray) -> tuple[RunRecord, PredictionRun | None]:
+        record = RunRecord(TrainingRun(run=run.index + 1, seed=run.seed, kind=run.kind, ok=False))
+        work = tmp / f"run{run.index + 1}"
+        work.mkdir()
+        artifacts = work / "artifacts"
         limits = phase_limits(task, "train")
         spec = RunSpec(
-            argv=manifest.train_argv, workdir="/workspace", label="train", limits=limits,
-            env={**sandbox_env(task, seed), "GRADER_DATA_DIR": "/data"},
+            argv=manifest.train_argv, workdir="/workspace", label=f"train{run.suffix}", limits=limits,
+            env={**sandbox_env(task, run.seed), "GRADER_DATA_DIR": "/data"},
             mounts=[Mount("/workspace", staged.root), Mount("/data", public),
                     Mount("/artifacts", writable=True, size_mb=task.limits.artifacts_mb, collect_to=artifacts)],
         )
-        self.progress(f"Training in the {self.sandbox.name} sandbox (limit {limits.timeout_s:g} s)")
+        self.progress(f"{run.title}: training in the {self.sandbox.name} sandbox (limit {limits.timeout_s:g} s)")
         result = self.sandbox.run(spec)
-        self._record("train", result, out_dir, report)
+        self._record(f"train{run.suffix}", result, out_dir, report)
+        record.run.train_s = round(result.duration_s, 3)
         failure = classify("train", result, limits, limits.timeout_s, task.limits.artifacts_mb)
         if failure:
-            report.failures.append(failure)
-            return None
+            record.run.failure = failure.message
+            self._fail(report, run, failure)
+            return record, None
         artifacts.mkdir(exist_ok=True)
-        if not any(artifacts.rglob("*")):
+        record.artifacts = reproducibility.digest(artifacts)
+        record.run.artifacts_sha256 = record.artifacts.sha256
+        record.run.artifacts_files = len(record.artifacts.files)
+        record.run.artifacts_bytes = record.artifacts.bytes
+        if run.index == 0 and not record.artifacts.files:
             report.warnings.append("training left /artifacts empty: the model should be saved there, "
                                    "since only /artifacts survives into the prediction phase")
-        return artifacts
 
-    def _predict_and_score(self, task: TaskSpec, staged: StagedSubmission, manifest: Manifest, seed: int,
-                           artifacts: Path, tmp: Path, out_dir: Path | None, report: Report) -> None:
-        test = pd.read_csv(task.data_path("test"), dtype=str, keep_default_na=False)
-        y_true = test[task.label_column].to_numpy(dtype=object)
-        inputs = tmp / "inputs"
-        inputs.mkdir()
-        # Labels are dropped here, on the host: only features enter the sandbox.
-        test.drop(columns=[task.label_column]).to_csv(inputs / FEATURES_FILE, index=False, lineterminator="\n")
-        harness = tmp / "harness"
-        harness.mkdir()
-        shutil.copyfile(HARNESS, harness / "harness.py")
-        output = tmp / "output"
+        measure = run.index == 0
         limits = phase_limits(task, "predict")
-        spec = RunSpec(
-            argv=["python", "/grader/harness.py", "--entry", manifest.predict, "--workspace", "/workspace",
-                  "--artifacts", "/artifacts", "--inputs", f"/inputs/{FEATURES_FILE}", "--suite", task.suite,
-                  "--out", "/output"],
-            workdir="/workspace", label="predict", limits=limits, env=sandbox_env(task, seed),
-            mounts=[Mount("/workspace", staged.root), Mount("/artifacts", artifacts), Mount("/grader", harness),
-                    Mount("/inputs", inputs), Mount("/output", writable=True, size_mb=64, collect_to=output)],
-        )
-        self.progress(f"Predicting on {len(test)} hidden test rows in a fresh sandbox")
-        result = self.sandbox.run(spec)
-        self._record("predict", result, out_dir, report)
-        crash = HARNESS_EXIT_MESSAGES.get(result.exit_code or 0, "").format(entry=manifest.predict) or None
-        failure = classify("predict", result, limits, limits.timeout_s, crash_message=crash)
-        if failure:
-            report.failures.append(failure)
-            return
+        self.progress(f"{run.title}: predicting on {len(y_true)} hidden test rows in a fresh sandbox"
+                      + (" and timing it" if measure and task.latency.enabled else ""))
+        prediction = run_prediction(
+            self.sandbox, task, workspace=staged.root, artifacts=artifacts, inputs=tmp / "inputs",
+            entry=manifest.predict, env=sandbox_env(task, run.seed), limits=limits, work=work,
+            label=f"predict{run.suffix}", seed=run.seed, measure_latency=measure)
+        self._record(f"predict{run.suffix}", prediction.result, out_dir, report)
+        record.run.predict_s = round(prediction.result.duration_s, 3)
+        if prediction.failure:
+            record.run.failure = prediction.failure.message
+            self._fail(report, run, prediction.failure)
+            return record, prediction
 
-        self.progress("Checking predictions and scoring on the host")
-        payload_file = output / "predictions.json"
-        try:
-            payload = json.loads(payload_file.read_text(encoding="utf-8"))
-            if not isinstance(payload, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as exc:
-            report.failures.append(Failure(phase="predict", kind="invalid_output", message=(
-                f"the prediction phase ended without readable predictions ({exc}); the model must return "
-                "from predict() normally and must not write to /output or end the process")))
-            return
-        checked = scoring.check(payload, len(test), task.classes)
-        report.failures += [Failure(phase="predict", kind="invalid_output", message=p) for p in checked.problems]
-        report.failures += [Failure(phase="predict", kind="invalid_output", message=p) for p in checked.proba_problems]
-        report.latency = payload.get("latency") or {}
+        checked = scoring.check(prediction.reply or {}, len(y_true), task.classes)
+        for problem in checked.problems + checked.proba_problems:
+            self._fail(report, run, Failure(phase="predict", kind="invalid_output", message=problem))
+        if measure and task.latency.enabled:
+            report.latency = latency.build(
+                prediction.events, task.latency.model_dump(), sandbox_peak_mb=prediction.result.peak_memory_mb,
+                batch_labels=None if checked.labels is None else checked.labels.tolist())
         if checked.labels is None:
-            return
-        report.metrics, report.confusion_matrix = scoring.score(task, y_true, checked)
-        report.score, report.pass_rule = scoring.apply_pass_rule(task, report.metrics)
-        report.passed = not report.failures and all(r.met for r in report.pass_rule)
-        if out_dir is not None:
-            frame = pd.DataFrame({"prediction": checked.labels})
-            if checked.proba is not None:
-                for i, cls in enumerate(task.classes):
-                    frame[f"proba_{cls}"] = checked.proba[:, i]
-            frame.to_csv(out_dir / "predictions.csv", index_label="row", lineterminator="\n")
+            record.run.failure = "; ".join(checked.problems)
+            return record, prediction
+        metrics, matrix = scoring.score(task, y_true, checked)
+        record.run.metrics, record.run.ok = metrics, True
+        record.labels = [str(x) for x in checked.labels]
+        if run.index == 0:
+            report.metrics, report.confusion_matrix = metrics, matrix
+            if out_dir is not None:
+                frame = pd.DataFrame({"prediction": checked.labels})
+                if checked.proba is not None:
+                    for i, cls in enumerate(task.classes):
+                        frame[f"proba_{cls}"] = checked.proba[:, i]
+                frame.to_csv(out_dir / "predictions.csv", index_label="row", lineterminator="\n")
+        return record, prediction
+
+    @staticmethod
+    def _explain_environment(rep: Reproducibility, report: Report) -> None:
+        if rep.artifacts_empty:
+            rep.explanation.append("training left /artifacts empty, so the prediction phase cannot be using a model "
+                                   "trained here")
+        if rep.reads_submission_files:
+            files = ", ".join(rep.reads_submission_files[:10])
+            message = (f"the prediction phase read files shipped in the submission ({files}) rather than only the "
+                       "trained artifacts: a model trained elsewhere would be graded instead of the one trained "
+                       "here; the model belongs in /artifacts, written by the training command")
+            rep.explanation.append(message)
+            report.warnings.append(message)
+        if rep.reads_artifacts is False and not rep.artifacts_empty:
+            rep.explanation.append("the prediction phase never opened a file in /artifacts: its predictions may not "
+                                   "come from the model trained here")
+        env = rep.environment
+        if env is not None and env.mismatches:
+            rep.explanation.append(
+                "requirements.txt pins versions the runtime does not have: " + ", ".join(
+                    f"{m.name}=={m.pinned} (runtime: {m.runtime or 'not installed'})" for m in env.mismatches)
+                + "; the code ran with the runtime's versions, so pin those to reproduce it")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One training run of the plan: its position, whether it reuses the seed, and the seed."""
+
+    index: int
+    of: int
+    kind: Literal["same_seed", "other_seed"]
+    seed: int
+
+    @property
+    def suffix(self) -> str:
+        """Phase-name suffix: none for the first run (``train``), ``-2``... for the others."""
+        return "" if self.index == 0 else f"-{self.index + 1}"
+
+    @property
+    def title(self) -> str:
+        what = "same seed" if self.kind == "same_seed" else "another seed"
+        return f"training run {self.index + 1} of {self.of} (seed {self.seed}, {what})"
 
 
 def grade(submission: Path, *, task_id: str | None = None, sandbox: Sandbox | str = "docker",
-          out_dir: Path | None = None, progress: Progress | None = None, seed: int | None = None) -> Report:
+          out_dir: Path | None = None, progress: Progress | None = None, seed: int | None = None,
+          task_overrides: Mapping[str, object] | None = None) -> Report:
     """Grade one submission; the convenience entry point of the public API."""
     from grader.sandbox import get_backend
 
     box = get_backend(sandbox) if isinstance(sandbox, str) else sandbox
     try:
-        return Grader(box, progress=progress, seed=seed).grade(submission, task_id=task_id, out_dir=out_dir)
+        return Grader(box, progress=progress, seed=seed, task_overrides=task_overrides).grade(
+            submission, task_id=task_id, out_dir=out_dir)
     finally:
         if isinstance(sandbox, str):
             box.close()

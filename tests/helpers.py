@@ -56,11 +56,24 @@ def make_submission(root: Path, *, train: str = MINI_TRAIN, model: str = MINI_MO
     return root
 
 
-def tasks_copy(dest: Path, **limits: object) -> Path:
-    """A tasks folder holding a copy of the credit task with tighter limits, for fast failure tests."""
+#: Latency settings for tests that are not about latency: a short measurement, same protocol.
+QUICK_LATENCY = {"warmup_queries": 2, "min_queries": 20, "min_duration_s": 0.1, "floor_min_queries": 20,
+                 "floor_min_duration_s": 0.05, "batch_sizes": [32], "batch_min_batches": 1,
+                 "batch_min_duration_s": 0.0}
+
+
+def tasks_copy(dest: Path, *, latency: dict | None = None, reproducibility: dict | None = None,
+               pass_rule: dict | None = None, **limits: object) -> Path:
+    """A tasks folder holding a copy of the credit task with other limits or settings, for fast tests.
+
+    ``limits`` update the task's limits; the other sections, when given, update theirs.
+    """
     folder = dest / TASK_ID
     shutil.copytree(TASK_DIR, folder, ignore=shutil.ignore_patterns("examples"))
     spec = yaml.safe_load((folder / "task.yaml").read_text())
     spec["limits"].update(limits)
+    for key, value in (("latency", latency), ("reproducibility", reproducibility), ("pass_rule", pass_rule)):
+        if value is not None:
+            spec[key] = {**spec.get(key, {}), **value}
     (folder / "task.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return dest

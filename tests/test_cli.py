@@ -68,6 +68,14 @@ def test_reference_passes_and_baseline_fails(tmp_path):
     report = json.loads((tmp_path / "ref" / "report.json").read_text())
     assert report["status"] == "graded" and report["passed"] and report["metrics"]["roc_auc"] > 0.75
     assert report["environment"]["sandbox"]["image_id"].startswith("sha256:")
+    # The reference is deterministic: same seed, same predictions, same bytes.
+    rep = report["reproducibility"]
+    assert rep["prediction_agreement"] == 1.0 and rep["artifacts_identical"] is True, rep["explanation"]
+    assert rep["reads_artifacts"] is True and rep["reads_submission_files"] == []
+    assert rep["environment"]["mismatches"] == []
+    lat = report["latency"]
+    assert lat["measured"] and lat["count"] >= 200 and lat["floor"]["p50_ms"] < lat["p50_ms"]
+    assert "Latency" in ref.stdout and "Reproducibility" in ref.stdout
 
     base = run("grade", str(EXAMPLES / "baseline"), "--out", str(tmp_path / "base"))
     assert base.returncode == 1, base.stdout + base.stderr

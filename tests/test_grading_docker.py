@@ -13,7 +13,7 @@ import pytest
 
 from grader.grading import Grader
 from grader.sandbox import get_backend
-from tests.helpers import MINI_MODEL, TASK_DIR, make_submission, tasks_copy
+from tests.helpers import MINI_MODEL, QUICK_LATENCY, TASK_DIR, make_submission, tasks_copy
 
 pytestmark = pytest.mark.docker
 
@@ -27,8 +27,8 @@ def client():
 
 @pytest.fixture(scope="module")
 def fast_tasks(tmp_path_factory):
-    return tasks_copy(tmp_path_factory.mktemp("tasks"), train_timeout_s=60, predict_timeout_s=90, memory_mb=384,
-                      pids=48, artifacts_mb=8)
+    return tasks_copy(tmp_path_factory.mktemp("tasks"), latency=QUICK_LATENCY, train_timeout_s=60,
+                      predict_timeout_s=90, memory_mb=384, pids=48, artifacts_mb=8)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def no_leftovers(client):
 
 def grade(box, tasks_root, submission: Path, out: Path, **limits):
     if limits:
-        tasks_root = tasks_copy(out.parent / f"tasks-{out.name}", **limits)
+        tasks_root = tasks_copy(out.parent / f"tasks-{out.name}", latency=QUICK_LATENCY, **limits)
     return Grader(box, tasks_root=tasks_root).grade(submission, out_dir=out)
 
 
@@ -61,7 +61,7 @@ def test_mini_submission_is_graded(box, fast_tasks, tmp_path):
     assert report.status == "graded" and report.failures == []
     assert report.metrics["recall"] == 0.0  # majority class never predicts "bad"
     assert report.passed is False and report.exit_code == 1
-    assert report.latency["count"] > 0 and report.latency["p50_ms"] >= 0
+    assert report.latency.measured and report.latency.count >= 20 and report.latency.p50_ms > 0
     assert report.environment["sandbox"]["image_id"]
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["status"] == "graded" and saved["submission"]["sha256"] == report.submission.sha256
@@ -164,10 +164,10 @@ def test_load_failure_is_a_crash_with_traceback(box, fast_tasks, tmp_path):
 SCANNER = """
 import hashlib, os, sys
 
-def scan(needles, controls):
+def scan(needles, features, controls):
     # Hash every line of every readable file in this container and compare with the hashes of
     # hidden rows. Only hashes travel in this source, so the scanner cannot find itself.
-    found, seen, files = [], set(), 0
+    found, leaked, seen, files = [], [], set(), 0
     skip = ("/proc", "/sys", "/dev")
     paths = []
     for top, dirs, names in os.walk("/", followlinks=False):
@@ -192,10 +192,12 @@ def scan(needles, controls):
                 digest = hashlib.sha256(line.strip()).hexdigest()
                 if digest in needles:
                     found.append(path)
+                if digest in features:
+                    leaked.append(path)
                 if digest in controls:
                     seen.add(digest)
     print(f"SCANNED {files} files; found hidden labels in {sorted(set(found))}; "
-          f"controls seen {len(seen)}/{len(controls)}", file=sys.stderr)
+          f"hidden features in {sorted(set(leaked))}; controls seen {len(seen)}/{len(controls)}", file=sys.stderr)
 """
 
 
@@ -208,22 +210,28 @@ def test_hidden_labels_never_enter_any_container(box, fast_tasks, tmp_path):
     header = hidden[0].split(b",")
     label_at = header.index(b"Status")
     rows = [r for r in hidden[1:] if r.count(b",") == len(header) - 1]
-    # Needles: every hidden row with its label. Controls prove the scanner finds what IS there:
-    # a public valid row while training, a hidden row's features (without label) while predicting.
+    # Needles: every hidden row with its label, and without it (the features reach the candidate's
+    # process only one request at a time, never as a file it can read). Controls prove the scanner
+    # finds what IS there: a public valid row while training, a line of the grader's harness while predicting.
     needles = _hashes(rows)
+    features = _hashes([b",".join(v for i, v in enumerate(r.split(b",")) if i != label_at) for r in rows])
     valid_row = (TASK_DIR / "data" / "valid.csv").read_bytes().splitlines()[1]
-    feature_row = b",".join(v for i, v in enumerate(rows[0].split(b",")) if i != label_at)
-    train = SCANNER + f"\nscan({needles!r}, {_hashes([valid_row])!r})\n" + \
+    harness_line = b"EXIT_LOAD_FAILED = 3"
+    assert harness_line in Path("grader/runtime/harness.py").read_bytes()
+    train = SCANNER + f"\nscan({needles!r}, {features!r}, {_hashes([valid_row])!r})\n" + \
         "open(os.path.join(os.environ['GRADER_ARTIFACTS_DIR'], 'model.json'), 'w').write('{\"label\": \"good\"}')\n"
     model = SCANNER + MINI_MODEL.replace(
-        "def load(artifacts_dir):", f"def load(artifacts_dir):\n    scan({needles!r}, {_hashes([feature_row])!r})")
+        "def load(artifacts_dir):",
+        f"def load(artifacts_dir):\n    scan({needles!r}, {features!r}, {_hashes([harness_line])!r})")
+    # One training run: a repeated run's containers are made exactly like the first's.
     report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train, model=model), tmp_path / "out",
-                   train_timeout_s=300, predict_timeout_s=300, memory_mb=1024)
+                   reproducibility={"runs": 1}, train_timeout_s=300, predict_timeout_s=300, memory_mb=1024)
     assert report.failures == [], report.failures
     logs = tmp_path / "out" / "logs"
     for phase in ("train", "predict"):
         line = [ln for ln in (logs / f"{phase}.stderr.log").read_text().splitlines() if ln.startswith("SCANNED")][0]
         assert "found hidden labels in []" in line, line
+        assert "hidden features in []" in line, line
         assert "controls seen 1/1" in line, line  # the scanner does find what IS there
         assert int(line.split()[1]) > 1000, line  # it really walked the whole file system
 

@@ -46,6 +46,127 @@ class Requirement(_Model):
     met: bool
 
 
+class LatencyStats(_Model):
+    """One latency distribution, in milliseconds; percentiles are nearest-rank (``sorted[floor(n*p)]``)."""
+
+    count: int
+    duration_s: float | None = None
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+    min_ms: float
+    cdf_ms: list[float] = Field(default_factory=list, description="Nearest-rank percentiles 0, 5, 10, ..., 100.")
+
+
+class BatchThroughput(_Model):
+    batch_size: int
+    batches: int = 0
+    items_per_s: float | None = None
+    mean_batch_ms: float | None = None
+    repeated_items: int = 0
+    note: str | None = None
+
+
+class FullBatch(_Model):
+    """The whole hidden-test input in one call: the predictions that are scored."""
+
+    items: int
+    ms: float
+    items_per_s: float | None = None
+
+
+class Latency(_Model):
+    """Serving figures of the prediction phase, all timed by the grader's timer, outside the candidate's
+    process. The flat ``p*_ms`` fields are single-item queries to the candidate's model; ``floor``
+    is the same loop against a grader-owned no-op predictor in the same sandbox and run."""
+
+    measured: bool = False
+    count: int | None = None
+    duration_s: float | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    mean_ms: float | None = None
+    min_ms: float | None = None
+    cdf_ms: list[float] = Field(default_factory=list, description="Nearest-rank percentiles 0, 5, ..., 100.")
+    stopped_by: str | None = Field(default=None, description="min_queries_and_duration, or max_duration.")
+    cold_start_ms: float | None = Field(default=None, description="Importing the module and calling load().")
+    floor: LatencyStats | None = None
+    batches: list[BatchThroughput] = Field(default_factory=list)
+    full_batch: FullBatch | None = None
+    peak_memory_mb: float | None = Field(
+        default=None, description="Peak resident memory (VmHWM) of the model's process, shared libraries included.")
+    sandbox_peak_memory_mb: float | None = Field(
+        default=None, description="Peak memory charged to the prediction sandbox's cgroup, the grader's timer "
+                                  "included; library pages already cached by earlier sandboxes are not charged again.")
+    timer_memory_mb: float | None = Field(default=None, description="The grader's timer's own peak memory.")
+    repeated_items: int = Field(default=0, description="Timed queries whose input had been sent before.")
+    single_batch_agreement: float | None = Field(
+        default=None, description="Share of single-item answers equal to the batch prediction of the same row.")
+    clock: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
+class TrainingRun(_Model):
+    """One training (and the prediction with its model) of the reproducibility check."""
+
+    run: int
+    seed: int
+    kind: Literal["same_seed", "other_seed"] = "same_seed"
+    ok: bool
+    train_s: float | None = None
+    predict_s: float | None = None
+    artifacts_sha256: str | None = None
+    artifacts_files: int = 0
+    artifacts_bytes: int = 0
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    failure: str | None = None
+
+
+class PinMismatch(_Model):
+    name: str
+    pinned: str
+    runtime: str | None = Field(description="The version in the runtime image; null when it is not installed.")
+
+
+class EnvironmentCheck(_Model):
+    requirements_pinned: bool = True
+    unpinned: list[str] = Field(default_factory=list)
+    mismatches: list[PinMismatch] = Field(default_factory=list)
+    checked_against: str = Field(default="", description="runtime image (its installed packages) or the lock.")
+
+
+class SeedCheck(_Model):
+    seeds: list[int]
+    metric_spread: dict[str, float] = Field(default_factory=dict, description="max - min across the seeds.")
+    max_spread: float | None = None
+    prediction_agreement: float | None = None
+
+
+class Reproducibility(_Model):
+    runs: int = 0
+    seed: int | None = None
+    prediction_agreement: float | None = Field(
+        default=None, description="Share of identical predictions between same-seed runs (the lowest pair).")
+    max_metric_diff: float | None = None
+    metric_diffs: dict[str, float] = Field(default_factory=dict)
+    artifacts_identical: bool | None = None
+    differing_artifacts: list[str] = Field(default_factory=list)
+    training_runs: list[TrainingRun] = Field(default_factory=list)
+    seed_check: SeedCheck | None = None
+    environment: EnvironmentCheck | None = None
+    artifacts_empty: bool | None = None
+    reads_submission_files: list[str] = Field(default_factory=list)
+    reads_artifacts: bool | None = None
+    explanation: list[str] = Field(default_factory=list, description="What the figures mean, in plain words.")
+
+
 class PhaseRun(_Model):
     """One sandbox run: how it ended and what it cost."""
 
@@ -67,8 +188,8 @@ class Report(_Model):
     submission: SubmissionRef = Field(default_factory=SubmissionRef)
     metrics: dict[str, float | None] = Field(default_factory=dict)
     confusion_matrix: dict[str, Any] | None = None
-    latency: dict[str, Any] = Field(default_factory=dict)
-    reproducibility: dict[str, Any] = Field(default_factory=dict)
+    latency: Latency = Field(default_factory=Latency)
+    reproducibility: Reproducibility = Field(default_factory=Reproducibility)
     failures: list[Failure] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     pass_rule: list[Requirement] = Field(default_factory=list)

@@ -54,11 +54,10 @@ def render(report: Report, console: Console | None = None) -> None:
         for label_, row in zip(cm["labels"], cm["matrix"], strict=True):
             table.add_row(label_, *(str(v) for v in row))
         parts.append(table)
-    if report.latency.get("p50_ms") is not None:
-        lat = report.latency
-        parts.append(Text(f"Latency per item: p50 {_fmt(lat.get('p50_ms'))} ms, p95 {_fmt(lat.get('p95_ms'))} ms, "
-                          f"p99 {_fmt(lat.get('p99_ms'))} ms over {lat.get('count')} single-item calls; "
-                          f"model load {_fmt(lat.get('cold_start_ms'), 1)} ms"))
+    if report.latency.measured:
+        parts.append(_latency(report))
+    if any(run.ok for run in report.reproducibility.training_runs):
+        parts.append(_reproducibility(report))
     if report.phases:
         parts.append(Text("Phases: " + ", ".join(
             f"{name} {run.duration_s:.1f} s (exit {run.exit_code})" for name, run in report.phases.items())))
@@ -74,3 +73,48 @@ def render(report: Report, console: Console | None = None) -> None:
     for w in report.warnings:
         parts.append(Text.assemble(("warning: ", "yellow"), w))
     console.print(Panel(Group(*parts), title="grader report", expand=False))
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _latency(report: Report) -> Table:
+    lat = report.latency
+    table = Table(title=f"Latency (single item; {lat.count} queries over {_fmt(lat.duration_s, 1)} s, timed outside "
+                        "the model's process)", title_justify="left")
+    for col in ("", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "max ms"):
+        table.add_column(col, justify="right" if col else "left")
+    table.add_row("model", _ms(lat.p50_ms), _ms(lat.p90_ms), _ms(lat.p95_ms), _ms(lat.p99_ms), _ms(lat.max_ms))
+    if lat.floor:
+        f = lat.floor
+        table.add_row("[dim]floor (no-op)[/]", *(f"[dim]{_ms(v)}[/]" for v in (f.p50_ms, f.p90_ms, f.p95_ms, f.p99_ms,
+                                                                            f.max_ms)))
+    extra = [f"cold start {_fmt(lat.cold_start_ms, 1)} ms"]
+    extra += [f"batch {b.batch_size}: {_fmt(b.items_per_s, 0)} items/s" for b in lat.batches if b.items_per_s]
+    if lat.full_batch and lat.full_batch.items_per_s:
+        extra.append(f"all {lat.full_batch.items}: {_fmt(lat.full_batch.items_per_s, 0)} items/s")
+    if lat.peak_memory_mb is not None:
+        extra.append(f"peak memory {_fmt(lat.peak_memory_mb, 1)} MB")
+    table.caption = "; ".join(extra) + "".join(f"\n{note}" for note in lat.notes)
+    table.caption_justify = "left"
+    return table
+
+
+def _reproducibility(report: Report) -> Table:
+    rep = report.reproducibility
+    head = (f"Reproducibility: prediction agreement {_fmt(rep.prediction_agreement, 4)}, largest metric difference "
+            f"{_fmt(rep.max_metric_diff, 4)}, artifacts identical: "
+            f"{'n/a' if rep.artifacts_identical is None else 'yes' if rep.artifacts_identical else 'no'}")
+    table = Table(title=head, title_justify="left")
+    names = [n for n in ("precision", "recall", "f1") if n in report.metrics]
+    for col in ("run", "seed", "train s", "predict s", *names, "artifacts"):
+        table.add_column(col, justify="left" if col in ("run", "artifacts") else "right")
+    for run in rep.training_runs:
+        label = f"{run.run}" + ("" if run.kind == "same_seed" else " (other seed)")
+        artifacts = (run.artifacts_sha256 or "")[:12] if run.ok else f"[red]{(run.failure or 'failed')[:60]}[/]"
+        table.add_row(label, str(run.seed), _fmt(run.train_s, 1), _fmt(run.predict_s, 1),
+                      *(_fmt(run.metrics.get(n)) for n in names), artifacts)
+    table.caption = "\n".join(rep.explanation)
+    table.caption_justify = "left"
+    return table

@@ -1,49 +1,38 @@
-"""Grader-owned prediction harness: runs INSIDE the sandbox, next to the candidate's code.
+"""Grader-owned prediction harness: runs INSIDE the sandbox, in the candidate's process.
 
-It imports the candidate's ``module:callable``, calls it with the artifacts folder, predicts on
-the hidden-test inputs (features only: labels never enter the sandbox) and writes what came
-back, raw, to ``<out>/predictions.json``. Every check of the predictions happens on the host.
+It serves requests from the grader's timer (``timer.py``, another user in the same sandbox) over
+a unix socket, one at a time: a no-op prediction for the measurement floor (before any candidate
+code is imported), loading the candidate's ``module:callable`` with the artifacts folder, and
+predictions on the inputs each request carries. It never sees an input before the request that
+carries it, holds no clock that matters, and writes nothing: every timestamp is taken by the timer
+and every check of the predictions happens on the host.
 
-Standard library + numpy + pandas only: this file is copied into the runtime image's sandbox.
-Exit codes tell the host which step failed.
+Standard library + numpy + pandas only. Exit codes tell the host which step failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import math
 import os
+import pickle
+import socket
 import sys
-import time
 import traceback
+from typing import Any
 
-# Captured before any candidate code is imported, so replacing time.perf_counter later
-# does not change what we measure here. (Issue 3 moves the clock out of the process.)
-_clock = time.perf_counter_ns
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wire  # noqa: E402 - the grader's own, imported before the candidate's folder is on sys.path
 
 EXIT_LOAD_FAILED = 3
 EXIT_PREDICT_FAILED = 4
-EXIT_BAD_INPUT = 5
+EXIT_PROTOCOL = 5
+#: Files the prediction phase may read from the submission without it being worth a mention.
+CODE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pyd", ".pth")
 
 
-def _load_inputs(suite: str, path: str):
-    if suite == "tabular":
-        import pandas as pd
-
-        return pd.read_csv(path)
-    raise SystemExit(f"harness: unsupported suite {suite!r}")
-
-
-def _take(inputs, index: int):
-    """One item as a batch of one, of the same type the candidate gets for a batch."""
-    if hasattr(inputs, "iloc"):
-        return inputs.iloc[index:index + 1].reset_index(drop=True)
-    return inputs[index:index + 1]
-
-
-def _plain(values) -> list:
+def _plain(values: Any) -> list:
     """Whatever predict returned, as JSON-ready Python values (no judgement: the host checks)."""
     import numpy as np
 
@@ -57,7 +46,7 @@ def _plain(values) -> list:
             for x in arr.tolist()]
 
 
-def _scalar(x):
+def _scalar(x: Any) -> Any:
     if x is None or isinstance(x, (bool, int, str)):
         return x
     if isinstance(x, float):
@@ -70,81 +59,128 @@ def _scalar(x):
     return repr(x)
 
 
-def _percentile(sorted_ms: list[float], p: float) -> float:
-    """Nearest rank, no interpolation (as MLPerf LoadGen)."""
-    return sorted_ms[min(len(sorted_ms) - 1, math.floor(len(sorted_ms) * p))]
+class Reads:
+    """An audit hook noting the files the candidate's code opens under the workspace and artifacts.
+
+    Audit hooks cannot be removed, so code loaded after it cannot switch it off; it is a report,
+    not a barrier.
+    """
+
+    def __init__(self, workspace: str, artifacts: str) -> None:
+        self.workspace = os.path.realpath(workspace) + os.sep
+        self.artifacts = os.path.realpath(artifacts) + os.sep
+        self.submission: set[str] = set()
+        self.artifact_files: set[str] = set()
+        self.active = False
+
+    def hook(self, event: str, args: tuple) -> None:
+        if event != "open" or not self.active or not args or not isinstance(args[0], (str, bytes)):
+            return
+        path = os.fsdecode(args[0])
+        if not os.path.isabs(path):
+            path = os.path.join(os.getcwd(), path)
+        path = os.path.normpath(path)
+        if path.startswith(self.artifacts):
+            self.artifact_files.add(path[len(self.artifacts):])
+        elif path.startswith(self.workspace) and not path.endswith(CODE_SUFFIXES) and "__pycache__" not in path:
+            self.submission.add(path[len(self.workspace):])
+
+
+class Harness:
+    def __init__(self, entry: str, workspace: str, artifacts: str) -> None:
+        self.entry, self.workspace, self.artifacts = entry, workspace, artifacts
+        self.model: Any = None
+        self.failed: int = 0
+        self.reads = Reads(workspace, artifacts)
+
+    def handle(self, header: dict[str, Any], body: bytes) -> dict[str, Any]:
+        op = header.get("op")
+        if op == "hello":
+            return {"ok": True, "pid": os.getpid(), "uid": os.getuid()}
+        if op == "noop":  # the measurement floor: everything a prediction costs, but the model
+            inputs = pickle.loads(body)
+            return {"ok": True, "predictions": _plain([header["label"]] * len(inputs))}
+        if op == "load":
+            return self.load()
+        if op == "predict":
+            return self.predict(pickle.loads(body), want_proba=bool(header.get("proba")))
+        if op == "bye":
+            self.reads.active = False
+            return {"ok": True, "reads": {"submission": sorted(self.reads.submission),
+                                          "artifacts": sorted(self.reads.artifact_files)}}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def load(self) -> dict[str, Any]:
+        sys.path.insert(0, self.workspace)
+        os.chdir(self.workspace)
+        sys.addaudithook(self.reads.hook)
+        self.reads.active = True
+        module_name, attr = self.entry.split(":", 1)
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+            self.model = factory(self.artifacts)
+        except BaseException:  # noqa: BLE001 - anything the candidate raises is reported
+            print(f"harness: loading the model with {self.entry}({self.artifacts!r}) failed:", file=sys.stderr)
+            traceback.print_exc()
+            self.failed = EXIT_LOAD_FAILED
+            return {"ok": False, "error": "load", "traceback": traceback.format_exc(limit=8)}
+        return {"ok": True, "has_proba": hasattr(self.model, "predict_proba")}
+
+    def predict(self, inputs: Any, *, want_proba: bool) -> dict[str, Any]:
+        try:
+            reply: dict[str, Any] = {"ok": True, "predictions": _plain(self.model.predict(inputs))}
+        except BaseException:  # noqa: BLE001
+            print(f"harness: model.predict on {len(inputs)} input(s) raised:", file=sys.stderr)
+            traceback.print_exc()
+            self.failed = EXIT_PREDICT_FAILED
+            return {"ok": False, "error": "predict", "traceback": traceback.format_exc(limit=8)}
+        if want_proba and hasattr(self.model, "predict_proba"):
+            try:
+                reply["proba"] = _plain(self.model.predict_proba(inputs))
+            except BaseException:  # noqa: BLE001
+                reply["proba_error"] = traceback.format_exc(limit=5)
+        return reply
+
+
+def serve(harness: Harness, path: str, accept_timeout_s: float) -> int:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    os.chmod(path, 0o666)  # the timer is another user
+    server.listen(1)
+    server.settimeout(accept_timeout_s)
+    try:
+        conn, _ = server.accept()
+    except TimeoutError:
+        print(f"harness: the grader's timer did not connect within {accept_timeout_s:g} s", file=sys.stderr)
+        return EXIT_PROTOCOL
+    finally:
+        server.close()
+    conn.settimeout(None)
+    rfile = conn.makefile("rb")
+    while True:
+        try:
+            frame = wire.recv(rfile)
+        except (wire.WireError, OSError) as exc:
+            print(f"harness: broken request from the timer: {exc}", file=sys.stderr)
+            return EXIT_PROTOCOL
+        if frame is None:  # the timer is done and closed the connection
+            return harness.failed
+        reply = harness.handle(*frame)
+        try:
+            conn.sendall(wire.encode(reply))
+        except OSError:
+            return harness.failed or EXIT_PROTOCOL
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--socket", required=True)
     ap.add_argument("--entry", required=True)
     ap.add_argument("--workspace", required=True)
     ap.add_argument("--artifacts", required=True)
-    ap.add_argument("--inputs", required=True)
-    ap.add_argument("--suite", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--latency-items", type=int, default=100)
+    ap.add_argument("--accept-timeout", type=float, default=120.0)
     args = ap.parse_args(argv)
-    out_file = os.path.join(args.out, "predictions.json")
-
-    inputs = _load_inputs(args.suite, args.inputs)
-    n = len(inputs)
-    sys.path.insert(0, args.workspace)
-    os.chdir(args.workspace)
-    module_name, attr = args.entry.split(":", 1)
-
-    started = _clock()
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-        model = factory(args.artifacts)
-    except BaseException:  # noqa: BLE001 - anything the candidate raises is reported
-        print(f"harness: loading the model with {args.entry}({args.artifacts!r}) failed:", file=sys.stderr)
-        traceback.print_exc()
-        return EXIT_LOAD_FAILED
-    cold_start_ms = (_clock() - started) / 1e6
-
-    started = _clock()
-    try:
-        predictions = model.predict(inputs)
-    except BaseException:  # noqa: BLE001
-        print("harness: model.predict(inputs) raised:", file=sys.stderr)
-        traceback.print_exc()
-        return EXIT_PREDICT_FAILED
-    batch_ms = (_clock() - started) / 1e6
-
-    result: dict[str, object] = {"n_inputs": n, "predictions": _plain(predictions),
-                                 "proba": None, "proba_error": None}
-    if hasattr(model, "predict_proba"):
-        try:
-            result["proba"] = _plain(model.predict_proba(inputs))
-        except BaseException:  # noqa: BLE001
-            result["proba_error"] = traceback.format_exc(limit=5)
-
-    samples: list[float] = []
-    if n and args.latency_items > 0:
-        try:
-            model.predict(_take(inputs, 0))  # warm-up, untimed
-            for i in range(min(args.latency_items, n)):
-                item = _take(inputs, i)
-                t0 = _clock()
-                model.predict(item)
-                samples.append((_clock() - t0) / 1e6)
-        except BaseException:  # noqa: BLE001
-            print("harness: model.predict on a single item raised:", file=sys.stderr)
-            traceback.print_exc()
-            return EXIT_PREDICT_FAILED
-    latency: dict[str, object] = {"cold_start_ms": cold_start_ms, "batch_ms": batch_ms,
-                                  "batch_items_per_s": (n / (batch_ms / 1000)) if batch_ms > 0 else None,
-                                  "count": len(samples), "clock": "in-process"}
-    if samples:
-        ordered = sorted(samples)
-        latency.update({f"p{int(p * 100)}_ms": _percentile(ordered, p) for p in (0.5, 0.9, 0.95, 0.99)})
-        latency.update({"max_ms": ordered[-1], "mean_ms": sum(ordered) / len(ordered)})
-    result["latency"] = latency
-
-    with open(out_file, "w", encoding="utf-8") as fh:
-        json.dump(result, fh)
-    return 0
+    return serve(Harness(args.entry, args.workspace, args.artifacts), args.socket, args.accept_timeout)
 
 
 if __name__ == "__main__":

@@ -5,15 +5,21 @@ session. It makes itself a child subreaper (``PR_SET_CHILD_SUBREAPER``: orphaned
 including ones that called ``setsid`` or double-forked, are re-parented to it rather than to init),
 sets up what isolation it can (mount, network, pid, ipc, uts namespaces when root or when
 unprivileged user namespaces work; size-capped tmpfs for writable mounts; read-only bind mounts),
-then forks a small "init" shim which forks the command with its resource limits and uid.
+then forks a small "init" shim which forks the command with its resource limits and uid. When the
+config has a ``companion``, the shim forks it too once the command has exec'd: same namespaces,
+limits and ``no_new_privs``, but its own uid, argv, env and cwd, and stdout/stderr redirected to
+files (opened as root before the uid drop, in a folder only root can enter).
 
 When the command exits, or at the timeout, or on SIGTERM, it kills every remaining descendant
-(and, when the command ran as a dedicated uid, every process of that uid) and waits until none is
-left, copies the writable mounts' content out when they were tmpfs, and reports one JSON line on
-the status fd. Its own diagnostics go to a log file, never to the command's stdout/stderr.
+(the companion included, and every process of the ``kill_uids``: the run's dedicated uids) and
+waits until none is left, copies the writable mounts' content out when they were tmpfs, and
+reports one JSON line on the status fd. Its own diagnostics go to a log file, never to the
+command's stdout/stderr.
 
 Status fd protocol (one line each): ``{"event": "started"}`` when the command was launched, then
-``{"event": "done", ...}`` with the outcome. Exit statuses use the ``os.wait`` encoding.
+``{"event": "done", ...}`` with the outcome (``companion_status`` is ``None`` when the companion
+had not ended by the end of its ``grace_s`` after the command's end; it was then killed). Exit
+statuses use the ``os.wait`` encoding.
 
 This file is also imported by ``local.py`` for :func:`copy_tree` and :func:`kill_uid`.
 """
@@ -316,17 +322,18 @@ class Setup:
     def mounts(self) -> dict[str, bool]:
         """Size-capped tmpfs for writable mounts, read-only binds for the others, private scratch dirs."""
         cfg, capped = self.cfg, {}
-        uid = cfg["uid"] if cfg["uid"] is not None else os.getuid()
-        gid = cfg["gid"] if cfg["gid"] is not None else os.getgid()
         # Parents before children, so a nested mount lands inside its parent's mount.
         for m in sorted(cfg["mounts"], key=lambda m: m["path"].count("/")):
             path = m["path"]
             if m["writable"]:
+                # Owner and mode as staged: the command's (or, companion-only, the companion's) uid.
+                uid = m["uid"] if m["uid"] is not None else os.getuid()
+                gid = m["gid"] if m["gid"] is not None else os.getgid()
                 under = os.open(path, os.O_PATH | os.O_DIRECTORY)
                 try:
                     mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
-                          f"size={m['size_mb']}m,mode=0755,uid={uid},gid={gid}")
-                    copy_tree(f"/proc/self/fd/{under}", path, uid=cfg["uid"], gid=cfg["gid"])
+                          f"size={m['size_mb']}m,mode={m['mode']:o},uid={uid},gid={gid}")
+                    copy_tree(f"/proc/self/fd/{under}", path, uid=m["uid"], gid=m["gid"])
                     capped[m["target"]] = True
                 finally:
                     os.close(under)
@@ -360,9 +367,18 @@ class Setup:
 
 
 def _exec_command(cfg: dict, status_w: int) -> None:
-    """In the command's process: limits, uid, cwd, exec. Never returns."""
+    """In the command's (or the companion's) process: streams, limits, uid, cwd, exec. Never returns.
+
+    ``cfg`` may name ``stdout``/``stderr`` files: they are created while still root, so they can
+    sit where the process's own uid cannot reach them (the companion's output).
+    """
     try:
         os.close(status_w)
+        for fd, key in ((1, "stdout"), (2, "stderr")):
+            if cfg.get(key):
+                out = os.open(cfg[key], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.dup2(out, fd)
+                os.close(out)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
@@ -401,17 +417,38 @@ def _shim(cfg: dict, setup: Setup, status_w: int) -> None:
                 mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             except OSError as exc:
                 print(f"shim: cannot remount /proc: {exc}", file=setup.log, flush=True)
+        exec_r, exec_w = os.pipe()  # close-on-exec: EOF once the command runs (or died trying)
         cmd = os.fork()
         if cmd == 0:
             _exec_command(cfg, status_w)
-        while True:
+        os.close(exec_w)
+        companion = None
+        if cfg.get("companion"):
+            os.read(exec_r, 1)
+            companion = os.fork()
+            if companion == 0:
+                _exec_command({**cfg, **cfg["companion"]}, status_w)
+        os.close(exec_r)
+        # Report each as it ends. Once the command has ended, a companion still running gets
+        # ``grace_s`` to exit by itself (one that is just finishing should report its status);
+        # then the shim exits, which ends the pid namespace, and the supervisor sweeps the rest.
+        waiting = {pid for pid in (cmd, companion) if pid is not None}
+        grace_end: float | None = None
+        while waiting:
             try:
-                pid, status = os.waitpid(-1, 0)
+                pid, status = os.waitpid(-1, 0 if grace_end is None else os.WNOHANG)
             except ChildProcessError:
                 break
-            if pid == cmd:
-                os.write(status_w, json.dumps({"status": status}).encode() + b"\n")
-                break
+            if pid in waiting:
+                waiting.discard(pid)
+                os.write(status_w, json.dumps({"companion" if pid == companion else "status": status}).encode()
+                         + b"\n")
+                if pid == cmd:
+                    grace_end = time.monotonic() + cfg["companion"]["grace_s"] if waiting else None
+            elif pid == 0:
+                if grace_end is None or time.monotonic() >= grace_end:
+                    break
+                time.sleep(0.01)
     except BaseException:  # noqa: BLE001
         traceback.print_exc(file=setup.log)
     os._exit(0)  # as pid 1 this makes the kernel kill everything left in the namespace
@@ -441,40 +478,49 @@ def supervise(cfg: dict, events: int, log) -> dict:
     os.close(status_w)
     os.write(events, b'{"event": "started"}\n')
     me = os.getpid()
-    uid = cfg["uid"]
     nproc = cfg["rlimits"].get("NPROC")
+    # The companion's own processes do not count toward the command's task peak (when it has a uid
+    # of its own to tell them apart by).
+    companion_uid = (cfg.get("companion") or {}).get("uid")
+    grace_s = (cfg.get("companion") or {}).get("grace_s", 0.0)
 
     start = time.monotonic()
     deadline = start + cfg["timeout_s"]
     timed_out, status, peak_tasks, buf, shim_reaped = False, None, 0, b"", False
+    companion_status, ended = None, None
     while True:
         now = time.monotonic()
         if stop["term"]:
             break
         if now >= deadline:
-            timed_out = True
+            timed_out = ended is None
             break
         # Scan often at first (short runs, fork bombs), then every quarter second.
         interval = 0.05 if now - start < 2 else 0.25
         ready, _, _ = select.select([status_r], [], [], min(interval, deadline - now))
         table = _proc_table()
-        procs = [p for p in descendants(me, table) if p != shim]
+        procs = [p for p in descendants(me, table)
+                 if p != shim and (companion_uid is None or table[p][1] != companion_uid)]
         peak_tasks = max(peak_tasks, count_tasks(procs))
         shim_reaped = shim_reaped or shim in reap()
         if ready:
             chunk = os.read(status_r, 4096)
-            buf += chunk
-            if not chunk or buf.endswith(b"\n"):
-                if buf.strip():
-                    status = json.loads(buf)["status"]
+            *lines, buf = (buf + chunk).split(b"\n")
+            msgs = [json.loads(line) for line in lines if line.strip()]
+            for msg in msgs:
+                companion_status = msg.get("companion", companion_status)
+                if "status" in msg:  # the shim exits once the companion's grace is over
+                    status, ended = msg["status"], time.monotonic()
+                    deadline = ended + grace_s + 1.0
+            if not chunk:
                 break
-    duration = time.monotonic() - start
+    duration = (ended or time.monotonic()) - start
 
     # Kill everything that is left: the shim first (with a pid namespace that takes the whole
     # namespace down), then sweep descendants and the run's uid until nothing remains.
     if not shim_reaped:  # never signal a reaped pid: it may belong to someone else by now
         os.kill(shim, signal.SIGKILL)
-    leftovers = _sweep(me, uid if cfg["kill_uid"] else None)
+    leftovers = _sweep(me, cfg["kill_uids"])
     os.close(status_r)
 
     collected: dict[str, dict] = {}
@@ -492,16 +538,17 @@ def supervise(cfg: dict, events: int, log) -> dict:
         "event": "done", "status": status, "timed_out": timed_out, "terminated": stop["term"],
         "duration_s": duration, "maxrss_kb": ru.ru_maxrss, "peak_tasks": peak_tasks, "nproc_limit": nproc,
         "namespaces": setup.ns, "size_capped": capped, "collected": collected, "skipped_on_collect": skipped,
-        "leftovers": leftovers, "notes": setup.notes,
+        "leftovers": leftovers, "notes": setup.notes, "companion_status": companion_status,
     }
 
 
-def _sweep(me: int, uid: int | None, budget_s: float = 10.0) -> list[int]:
+def _sweep(me: int, uids: list[int], budget_s: float = 10.0) -> list[int]:
+    """Kill our descendants and every process of ``uids`` (dedicated to this run) until none is left."""
     end = time.monotonic() + budget_s
     while True:
         table = _proc_table()
         pids = set(descendants(me, table))
-        if uid is not None:
+        for uid in uids:
             pids.update(processes_of_uid(uid, table))
         pids.discard(me)
         if not pids:
@@ -511,7 +558,7 @@ def _sweep(me: int, uid: int | None, budget_s: float = 10.0) -> list[int]:
                 os.kill(pid, signal.SIGSTOP)
             except OSError:
                 pass
-        if uid is not None:
+        for uid in uids:
             kill_uid(uid)
         for pid in pids:
             try:
@@ -530,12 +577,15 @@ def main(argv: list[str]) -> int:
         setup.namespaces()
         print(json.dumps(setup.ns))
         return 0
-    if len(argv) == 3 and argv[1] == "--kill-uid":
-        uid = int(argv[2])
+    if len(argv) >= 3 and argv[1] == "--kill-uid":  # --kill-uid UID [UID...]
+        uids = [int(a) for a in argv[2:]]
         for _ in range(100):
-            if not processes_of_uid(uid):
+            table = _proc_table()
+            alive = [uid for uid in uids if processes_of_uid(uid, table)]
+            if not alive:
                 return 0
-            kill_uid(uid)
+            for uid in alive:
+                kill_uid(uid)
             time.sleep(0.02)
         return 1
     with open(argv[1]) as f:
@@ -550,7 +600,7 @@ def main(argv: list[str]) -> int:
         traceback.print_exc(file=log)
         result = {"event": "error", "error": f"{type(exc).__name__}: {exc}"}
         try:
-            _sweep(os.getpid(), cfg["uid"] if cfg.get("kill_uid") else None)
+            _sweep(os.getpid(), cfg.get("kill_uids", []))
         except BaseException:  # noqa: BLE001
             traceback.print_exc(file=log)
     os.write(events, json.dumps(result).encode() + b"\n")

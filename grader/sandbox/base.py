@@ -19,6 +19,10 @@ from grader.registry import Registry
 #: Sandbox-side uid/gid the candidate's code runs as (not root, owns nothing else).
 SANDBOX_UID = 10001
 SANDBOX_GID = 10001
+#: Sandbox-side uid/gid of a grader-owned companion process (the latency timer): another user than
+#: the candidate's, so the candidate's code cannot signal it, trace it, or read its memory or files.
+COMPANION_UID = 10002
+COMPANION_GID = 10002
 #: How much of a captured stream a result keeps (the tail: that is where errors are).
 STREAM_TAIL_BYTES = 64 * 1024
 
@@ -37,6 +41,33 @@ class Mount:
     writable: bool = False
     size_mb: int = 64
     collect_to: Path | None = None
+    #: Owned by the companion's user with mode 0700: the companion reads (and, when writable,
+    #: writes) it; the command cannot even list it. Hidden inputs and trusted outputs go here.
+    companion_only: bool = False
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A grader-owned process run beside the command, in the same sandbox, as :data:`COMPANION_UID`.
+
+    It shares the command's ``/tmp``, network namespace and resource limits, so the two can talk
+    over a unix socket in ``/tmp``; it is started once the command runs and killed when the command
+    ends. Being another user, it is out of the command's reach: this is where measurements the
+    candidate must not be able to alter (the latency clock) are taken. Its streams are captured
+    apart from the command's. Paths in ``argv`` and ``env`` follow the same rules as the command's.
+    """
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CompanionResult:
+    """How the companion ended. ``exit_code`` is ``None`` when it was still running as the command ended."""
+
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +94,7 @@ class RunSpec:
     limits: Limits = field(default_factory=Limits)
     #: Short name of the phase (``train``, ``predict``): used in names and labels.
     label: str = "run"
+    companion: Companion | None = None
 
 
 @dataclass
@@ -80,6 +112,8 @@ class RunResult:
     peak_memory_mb: float | None = None
     #: Backend-specific facts worth keeping in the report (container id, image id, ...).
     details: dict[str, object] = field(default_factory=dict)
+    #: Set when the spec had a companion.
+    companion: CompanionResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -94,6 +128,10 @@ def check_spec(spec: RunSpec, forbidden: tuple[str, ...] = FORBIDDEN_TARGETS) ->
     """Reject a malformed spec with :class:`SandboxError`, the same way in every backend."""
     if not spec.argv or not all(isinstance(a, str) for a in spec.argv):
         raise SandboxError("the command is empty or not a list of strings", hint="pass argv as a list[str]")
+    if spec.companion is not None and (not spec.companion.argv
+                                       or not all(isinstance(a, str) for a in spec.companion.argv)):
+        raise SandboxError("the companion's command is empty or not a list of strings",
+                           hint="pass Companion(argv=[...]) a list[str]")
     if not spec.workdir.startswith("/"):
         raise SandboxError(f"workdir {spec.workdir!r} is not absolute", hint="use a path like /workspace")
     seen: set[str] = set()

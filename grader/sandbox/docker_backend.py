@@ -51,10 +51,13 @@ from typing import TYPE_CHECKING, Any
 from grader.errors import SandboxError
 from grader.sandbox import cleanup
 from grader.sandbox.base import (
+    COMPANION_GID,
+    COMPANION_UID,
     FORBIDDEN_TARGETS,
     SANDBOX_GID,
     SANDBOX_UID,
     STREAM_TAIL_BYTES,
+    CompanionResult,
     Mount,
     RunResult,
     RunSpec,
@@ -106,6 +109,8 @@ HARDENING = [
     "init=True (docker-init as PID 1: signals and zombies)",
     f"log_config=json-file max-size={LOG_MAX_FILE_SIZE} max-file={LOG_MAX_FILES}",
     "hard wall-clock timeout: SIGKILL, then every container and volume of the run is removed",
+    f"companion (grader-owned, e.g. the latency timer): `docker exec` as {COMPANION_UID}:{COMPANION_GID}, "
+    "out of reach of the command's user; companion-only mounts are 0700 and owned by it",
 ]
 
 
@@ -277,16 +282,37 @@ def _plan_mounts(spec: RunSpec) -> list[_MountPlan]:
             for index, mount in enumerate(spec.mounts)]
 
 
-def _source_tar(source: Path, writable: bool, out: io.BufferedRandom) -> int:
-    """Write ``source``'s tree as a tar to ``out``; return the tmpfs bytes it will take.
+@dataclass(frozen=True)
+class _Ownership:
+    uid: int
+    gid: int
+    dir_mode: int
+    file_mode: int
 
-    Read-only mounts: root-owned, dirs 0555, files 0444 (0555 when executable). Writable mounts:
-    owned by the sandbox uid, 0755/0644. Symlinks are kept as links (never followed on this
-    host); sockets, fifos and devices are left out.
+    @property
+    def tmpfs_options(self) -> str:
+        return f"uid={self.uid},gid={self.gid},mode={self.dir_mode:04o}"
+
+
+def _ownership(mount: Mount) -> _Ownership:
+    """Who owns a mount's folder and files, and their modes.
+
+    Read-only: root, 0555/0444. Writable: the sandbox uid, 0755/0644. Companion-only: the
+    companion uid, 0500/0400 (read-only) or 0700/0600 (writable), so the command cannot enter.
     """
-    owner = SANDBOX_UID if writable else 0
-    group = SANDBOX_GID if writable else 0
-    dir_mode, file_mode = (0o755, 0o644) if writable else (0o555, 0o444)
+    if mount.companion_only:
+        return _Ownership(COMPANION_UID, COMPANION_GID, *((0o700, 0o600) if mount.writable else (0o500, 0o400)))
+    if mount.writable:
+        return _Ownership(SANDBOX_UID, SANDBOX_GID, 0o755, 0o644)
+    return _Ownership(0, 0, 0o555, 0o444)
+
+
+def _source_tar(source: Path, own: _Ownership, out: io.BufferedRandom) -> int:
+    """Write ``source``'s tree as a tar to ``out``, owned and moded as ``own`` says; return the
+    tmpfs bytes it will take. Executable files get the execute bits their folders have. Symlinks
+    are kept as links (never followed on this host); sockets, fifos and devices are left out.
+    """
+    owner, group, dir_mode, file_mode = own.uid, own.gid, own.dir_mode, own.file_mode
     used = 0
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
@@ -306,7 +332,7 @@ def _source_tar(source: Path, writable: bool, out: io.BufferedRandom) -> int:
                     used += PAGE if len(info.linkname) > 100 else 0
                 elif stat.S_ISREG(st.st_mode):
                     info.type, info.size = tarfile.REGTYPE, st.st_size
-                    info.mode = file_mode | (0o111 if st.st_mode & 0o100 else 0)
+                    info.mode = file_mode | (dir_mode & 0o111 if st.st_mode & 0o100 else 0)
                     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
                     with os.fdopen(fd, "rb") as fh:
                         tar.addfile(info, fh)
@@ -334,7 +360,7 @@ class _Run:
             plan.size_mb = plan.mount.size_mb
             if plan.mount.source is not None:
                 plan.tar = self.temps.enter_context(tempfile.TemporaryFile(prefix="grader-mount-", suffix=".tar"))
-                used = _source_tar(Path(plan.mount.source), plan.mount.writable, plan.tar)
+                used = _source_tar(Path(plan.mount.source), _ownership(plan.mount), plan.tar)
                 if not plan.mount.writable:  # read-only: exactly what is needed (+ slack)
                     plan.size_mb = math.ceil(used / MiB) + 1
                 elif used > plan.mount.size_mb * MiB:
@@ -372,6 +398,7 @@ class _Run:
         self.api.start(container)
         started = time.monotonic()  # the command's budget starts once it runs, not while the engine sets up
         stats.start()
+        companion = _CompanionExec(self.api, container, self.spec) if self.spec.companion else None
         timed_out = self._wait(container, started + limits.timeout_s)
         elapsed = time.monotonic() - started
         stats.stop()
@@ -411,6 +438,7 @@ class _Run:
             pids_exhausted = True
             details["pids_exhausted_from"] = "stderr"
         return RunResult(
+            companion=companion.result() if companion else None,
             exit_code=exit_code,
             duration_s=_duration(state, elapsed),
             stdout=stdout,
@@ -428,10 +456,7 @@ class _Run:
         return f"{self.name}-m{plan.index}"
 
     def _create_volume(self, plan: _MountPlan) -> None:
-        if plan.mount.writable:
-            owner = f"uid={SANDBOX_UID},gid={SANDBOX_GID},mode=0755"
-        else:
-            owner = "uid=0,gid=0,mode=0555"
+        owner = _ownership(plan.mount).tmpfs_options
         self.api.create_volume(
             self._volume_name(plan), driver="local",
             driver_opts={"type": "tmpfs", "device": "tmpfs", "o": f"size={plan.size_mb}m,{owner},nosuid,nodev"},
@@ -445,11 +470,11 @@ class _Run:
         for plan in self.plans:
             if plan.volume:
                 continue
+            own = _ownership(plan.mount).tmpfs_options
             if plan.mount.writable:
-                tmpfs[plan.mount.target] = (f"rw,nosuid,nodev,exec,size={plan.mount.size_mb}m,"
-                                            f"uid={SANDBOX_UID},gid={SANDBOX_GID},mode=0755")
+                tmpfs[plan.mount.target] = f"rw,nosuid,nodev,exec,size={plan.mount.size_mb}m,{own}"
             else:
-                tmpfs[plan.mount.target] = "ro,nosuid,nodev,size=1m,mode=0555"
+                tmpfs[plan.mount.target] = f"ro,nosuid,nodev,size=1m,{own}"
         return tmpfs
 
     def _create(self, argv: list[str], name: str, *, mounts: list[Any], tmpfs: dict[str, str], workdir: str,
@@ -533,22 +558,11 @@ class _Run:
 
     def _tail(self, container: str, *, stdout: bool) -> tuple[str, bool]:
         """The last STREAM_TAIL_BYTES of one stream, decoded; and whether it was cut."""
-        buf = bytearray()
-        cut = False
+        tail = _TailBuffer()
         for chunk in self.api.logs(container, stdout=stdout, stderr=not stdout, stream=True, follow=False):
-            buf += chunk
-            if len(buf) > 2 * STREAM_TAIL_BYTES:
-                del buf[:-STREAM_TAIL_BYTES]
-                cut = True
-        if len(buf) > STREAM_TAIL_BYTES:
-            del buf[:-STREAM_TAIL_BYTES]
-            cut = True
-        if cut:
-            start = 0
-            while start < min(len(buf), 4) and (buf[start] & 0xC0) == 0x80:  # a cut UTF-8 sequence
-                start += 1
-            del buf[:start]
-        return buf.decode("utf-8", errors="replace"), cut
+            tail.add(chunk)
+        text = tail.text()
+        return text, tail.cut
 
     def _collect(self, keeper: str | None, plan: _MountPlan) -> dict[str, object]:
         assert keeper is not None and plan.mount.collect_to is not None
@@ -565,6 +579,86 @@ def _docker_mount(target: str, volume: str, *, read_only: bool) -> Any:
     from docker.types import Mount as DockerMount
 
     return DockerMount(target, volume, type="volume", read_only=read_only, no_copy=True)
+
+
+class _CompanionExec:
+    """The spec's companion, run with ``docker exec`` as the companion user once the command runs.
+
+    A thread follows its demultiplexed output (tails only); the stream ends when the process ends,
+    or when the command's container stops, which kills every process in it: exit code 137, reported
+    as ``None`` (still running when the command ended).
+    """
+
+    def __init__(self, api: Any, container: str, spec: RunSpec) -> None:
+        import docker
+
+        assert spec.companion is not None
+        self.api = api
+        self.exec_id: str | None = None
+        self.streams = (_TailBuffer(), _TailBuffer())
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+        try:
+            self.exec_id = api.exec_create(
+                container, list(spec.companion.argv), stdout=True, stderr=True, stdin=False, tty=False,
+                environment={**DEFAULT_ENV, "USER": "grader", "LOGNAME": "grader", **spec.companion.env},
+                workdir="/", user=f"{COMPANION_UID}:{COMPANION_GID}")["Id"]
+            output = api.exec_start(self.exec_id, stream=True, demux=True)
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: the command already ended, so the companion is moot
+                raise
+            self.error = f"the command ended before the companion could start ({exc.explanation})"
+            return
+        self._thread = threading.Thread(target=self._follow, args=(output,), name="companion", daemon=True)
+        self._thread.start()
+
+    def _follow(self, output: Iterable[tuple[bytes | None, bytes | None]]) -> None:
+        try:
+            for out, err in output:
+                if out:
+                    self.streams[0].add(out)
+                if err:
+                    self.streams[1].add(err)
+        except Exception as exc:  # noqa: BLE001 - the stream breaks when the container goes away
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def result(self) -> CompanionResult:
+        """Call once the command's container has stopped."""
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        code: int | None = None
+        if self.exec_id is not None:
+            code = self.api.exec_inspect(self.exec_id).get("ExitCode")
+        stderr = self.streams[1].text()
+        if self.error:
+            stderr = (stderr + f"\n[grader] {self.error}").lstrip("\n")
+        return CompanionResult(exit_code=None if code in (None, 137) else code, stdout=self.streams[0].text(),
+                               stderr=stderr)
+
+
+class _TailBuffer:
+    """The last STREAM_TAIL_BYTES of a byte stream, decoded without a cut UTF-8 sequence at the start."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.cut = False
+
+    def add(self, data: bytes) -> None:
+        self.buf += data
+        if len(self.buf) > 2 * STREAM_TAIL_BYTES:
+            del self.buf[:-STREAM_TAIL_BYTES]
+            self.cut = True
+
+    def text(self) -> str:
+        if len(self.buf) > STREAM_TAIL_BYTES:
+            del self.buf[:-STREAM_TAIL_BYTES]
+            self.cut = True
+        if self.cut:
+            start = 0
+            while start < min(len(self.buf), 4) and (self.buf[start] & 0xC0) == 0x80:
+                start += 1
+            del self.buf[:start]
+        return self.buf.decode("utf-8", errors="replace")
 
 
 class _StatsFollower:

@@ -24,6 +24,22 @@ What it does, to behave like the docker backend as far as a host process can:
   past ``size_mb`` gives "No space left on device"), read-only mounts become read-only bind mounts,
   the host's ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are hidden behind private size-capped tmpfs,
   ``/proc`` shows only the run's processes, and the only network interface is loopback.
+* **The companion** (:class:`~grader.sandbox.base.Companion`, a grader-owned process): the
+  supervisor's shim forks it right after the command has exec'd, in the same namespaces (so the
+  same rewritten ``/tmp``, made mode 1777 as root so either side can create its socket there), with
+  the same rlimits, CPU affinity and ``no_new_privs``. Its argv and env are rewritten like the
+  command's; it works in ``/``. As root it runs as a second fresh dedicated uid (even when
+  ``LocalSandbox(uid=...)`` fixes the command's), so the command cannot signal it, read its
+  ``/proc/<pid>/mem`` or enter its folders. Its stdout/stderr go to files in a root-only folder of
+  the run, whose tails become ``RunResult.companion``: never mixed with the command's streams. When
+  the command ends, a companion still running gets ``COMPANION_GRACE_S`` to exit by itself (so one
+  that is just finishing reports its status), then it is killed and swept like the command's
+  processes; at the timeout it is killed at once. Its ``exit_code`` is ``None`` when it had not
+  ended by then. **Not root**, it runs as the command's own uid: ``describe()["unenforced"]`` then
+  lists ``companion_isolation``.
+* **Companion-only mounts** (``Mount.companion_only``), with or without a companion in the spec:
+  owned by the companion's uid, mode ``0700`` (writable) or ``0500`` (read-only), so the command's
+  uid cannot enter them. Not root they are only ``chmod``-ed (the candidate owns them).
 * **Not root**: the command runs as the grader's own uid. Namespaces are tried through an
   unprivileged user namespace (same features except the uid change); when that is unavailable,
   read-only mounts are only ``chmod``-ed (the candidate owns them and could undo it), writable
@@ -65,10 +81,20 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 from grader.errors import SandboxError
 from grader.sandbox import _supervisor as sup
-from grader.sandbox.base import STREAM_TAIL_BYTES, Mount, RunResult, RunSpec, Sandbox, backends, check_spec
+from grader.sandbox.base import (
+    STREAM_TAIL_BYTES,
+    CompanionResult,
+    Mount,
+    RunResult,
+    RunSpec,
+    Sandbox,
+    backends,
+    check_spec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +108,9 @@ SUPERVISOR = str(Path(sup.__file__).resolve())
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 #: Dedicated per-run uids are drawn from here (far from real users and the usual subuid ranges).
 UID_BASE, UID_SPAN = 1_500_000_000, 1_000_000
+#: How long a companion still running when the command ends may take to exit by itself (a companion
+#: that is just finishing then reports its exit status) before it is killed.
+COMPANION_GRACE_S = 1.0
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 OOM_PATTERNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "Out of memory",
                 "Unable to allocate", "failed to allocate")
@@ -134,6 +163,16 @@ def _rmtree(path: str) -> None:
             pass
 
     shutil.rmtree(path, onerror=retry)
+
+
+def _file_tail(path: str) -> str:
+    """The last ``STREAM_TAIL_BYTES`` of a file, decoded (``""`` when it was never created)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - STREAM_TAIL_BYTES))
+            return f.read(STREAM_TAIL_BYTES).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
 
 
 class _Tail:
@@ -202,6 +241,7 @@ class LocalSandbox(Sandbox):
                 missing.append("read_only")
         if not self.privileged:
             missing.append("pids")
+            missing.append("companion_isolation")  # the companion can only run as the command's uid
         return missing
 
     def describe(self) -> dict[str, object]:
@@ -213,6 +253,8 @@ class LocalSandbox(Sandbox):
             "privileged": self.privileged,
             "run_as": ("a dedicated uid per run" if self.uid is None else f"uid {self.uid}") if self.privileged
             else "the grader's own uid",
+            "companion_runs_as": "a second dedicated uid per run" if self.privileged
+            else "the command's uid (NOT isolated from it)",
             "namespaces": ns,
             "network_isolated": bool(ns.get("net")),
             "memory_limit": "RLIMIT_DATA per process (not the whole process tree)",
@@ -235,11 +277,18 @@ class LocalSandbox(Sandbox):
         root = tempfile.mkdtemp(prefix=f"grader-local-{label}-", dir=self.base_dir)
         proc: subprocess.Popen[bytes] | None = None
         events_r = events_w = -1
-        uid = None
-        dedicated = False
+        kill_uids: list[int] = []
         try:
             os.chmod(root, 0o711)
             uid, gid, dedicated = self._pick_uid()
+            if dedicated:
+                assert uid is not None
+                kill_uids.append(uid)
+            # The companion's uid: fresh and dedicated whenever there is one to own something.
+            companion_uid = None
+            if self.privileged and (spec.companion is not None or any(m.companion_only for m in mounts)):
+                companion_uid = self._fresh_uid(exclude={uid} if uid is not None else set())
+                kill_uids.append(companion_uid)
             if uid is not None and not self._namespaces().get("mount") and not _searchable_by_others(root):
                 # With a mount namespace the run folder is re-created on a fresh /tmp; without, the
                 # candidate's uid must be able to walk to it.
@@ -247,11 +296,12 @@ class LocalSandbox(Sandbox):
                                    "enter, so the candidate's uid could not reach its files",
                                    hint="pass LocalSandbox(base_dir=...) a folder whose parents are all "
                                         "world-searchable, such as /tmp")
-            entries, skipped = self._stage(root, mounts, uid, gid)
+            entries, skipped = self._stage(root, mounts, uid, companion_uid,
+                                           shared_tmp=spec.companion is not None and companion_uid is not None)
             targets = {m.target: e["path"] for m, e in zip(mounts, entries, strict=True)}
             rewrite = self._rewriter(targets)
             cwd = self._workdir(root, spec.workdir, rewrite)
-            env = self._env(spec, rewrite, targets)
+            env = self._env(spec.env, rewrite, targets)
             lim = spec.limits
             rlimits = {"DATA": lim.memory_mb << 20, "FSIZE": lim.file_size_mb << 20, "NOFILE": lim.open_files,
                        "CORE": 0}
@@ -260,13 +310,23 @@ class LocalSandbox(Sandbox):
             else:  # counts every process of our uid: allow what already runs, plus the run's budget
                 rlimits["NPROC"] = sup.count_tasks(sup.processes_of_uid(os.getuid())) + lim.pids
             cpus = sorted(os.sched_getaffinity(0))[: max(1, math.ceil(lim.cpus))]
+            companion: dict[str, Any] | None = None
+            if spec.companion is not None:
+                # Its streams go to a folder only root (or, not root, only we) can enter.
+                os.mkdir(os.path.join(root, "companion"), 0o700)
+                companion = {
+                    "argv": [rewrite(a) for a in spec.companion.argv], "cwd": "/",
+                    "env": self._env(spec.companion.env, rewrite, targets), "uid": companion_uid,
+                    "gid": companion_uid, "stdout": os.path.join(root, "companion", "stdout"),
+                    "stderr": os.path.join(root, "companion", "stderr"), "grace_s": COMPANION_GRACE_S,
+                }
             events_r, events_w = os.pipe()
             cfg = {
                 "argv": [rewrite(a) for a in spec.argv], "cwd": cwd, "env": env,
-                "uid": uid, "gid": gid, "kill_uid": dedicated, "rlimits": rlimits, "cpus": cpus,
+                "uid": uid, "gid": gid, "kill_uids": kill_uids, "rlimits": rlimits, "cpus": cpus,
                 "timeout_s": lim.timeout_s, "namespaces": self.namespaces, "root": root,
                 "mounts": entries, "scratch": list(SCRATCH_DIRS), "scratch_mb": lim.tmp_mb,
-                "events_fd": events_w, "log": os.path.join(root, "supervisor.log"),
+                "companion": companion, "events_fd": events_w, "log": os.path.join(root, "supervisor.log"),
             }
             cfg_path = os.path.join(root, "supervisor.json")
             with open(os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
@@ -277,7 +337,8 @@ class LocalSandbox(Sandbox):
                                     start_new_session=True, cwd="/")
             os.close(events_w)
             events_w = -1
-            done, out, err, stalled = self._watch(proc, events_r, lim.timeout_s)
+            done, out, err, stalled = self._watch(proc, events_r, lim.timeout_s
+                                                  + (COMPANION_GRACE_S if companion is not None else 0.0))
             wall = time.monotonic() - started
             if done is None or done.get("event") != "done":
                 why = (done or {}).get("error") or ("the supervisor stalled and was killed" if stalled
@@ -285,10 +346,16 @@ class LocalSandbox(Sandbox):
                 raise SandboxError(f"local sandbox failed: {why}", hint=self._log_tail(root))
             result = self._result(spec, done, out, err, wall, uid)
             result.details["skipped_on_stage"] = skipped
+            if companion is not None:
+                status = done["companion_status"]
+                result.companion = CompanionResult(
+                    exit_code=None if status is None else os.waitstatus_to_exitcode(status),
+                    stdout=_file_tail(companion["stdout"]), stderr=_file_tail(companion["stderr"]))
+                result.details["companion_uid"] = companion_uid if companion_uid is not None else os.getuid()
             self._collect(mounts, entries, done, result)
             return result
         finally:
-            self._cleanup(proc, uid if dedicated else None, root, (events_r, events_w))
+            self._cleanup(proc, kill_uids, root, (events_r, events_w))
 
     # ------------------------------------------------------------------ steps
 
@@ -301,11 +368,18 @@ class LocalSandbox(Sandbox):
         return sorted(mounts, key=lambda m: m.target.count("/"))
 
     def _pick_uid(self) -> tuple[int | None, int | None, bool]:
+        """The command's uid and gid (``None``: ours), and whether the uid is dedicated to this run."""
         if not self.privileged:
             return None, None, False
         if self.uid is not None:
             return self.uid, self.uid, False
-        used = {u for _pp, u in sup._proc_table().values()}
+        uid = self._fresh_uid(exclude=set())
+        return uid, uid, True
+
+    @staticmethod
+    def _fresh_uid(exclude: set[int]) -> int:
+        """An unused uid (no process, no account) from the sandbox range, so killing all of it is safe."""
+        used = {u for _pp, u in sup._proc_table().values()} | exclude
         for _ in range(1000):
             uid = UID_BASE + secrets.randbelow(UID_SPAN)
             if uid in used:
@@ -313,10 +387,16 @@ class LocalSandbox(Sandbox):
             try:
                 pwd.getpwuid(uid)
             except KeyError:
-                return uid, uid, True
+                return uid
         raise SandboxError("no free uid for the local sandbox")
 
-    def _stage(self, root: str, mounts: list[Mount], uid: int | None, gid: int | None) -> tuple[list[dict], list]:
+    def _stage(self, root: str, mounts: list[Mount], uid: int | None, companion_uid: int | None, *,
+               shared_tmp: bool) -> tuple[list[dict], list]:
+        """Create and fill each mount's host folder, owned and moded as the sandbox will see it.
+
+        ``uid`` owns writable mounts, ``companion_uid`` the companion-only ones (``None``: we do).
+        ``shared_tmp``: ``/tmp`` gets mode 1777, so a companion of another uid can write there too.
+        """
         fs = os.path.join(root, "fs")
         os.mkdir(fs, 0o755)
         os.mkdir(os.path.join(root, "out"), 0o700)
@@ -324,19 +404,26 @@ class LocalSandbox(Sandbox):
         for i, m in enumerate(mounts):
             path = fs + m.target
             os.makedirs(path, 0o755, exist_ok=True)
+            owner = companion_uid if m.companion_only else uid if m.writable else None
+            if m.companion_only:
+                mode = 0o700 if m.writable else 0o500
+            else:
+                mode = 0o1777 if m.writable and shared_tmp and m.target == "/tmp" else 0o755
             if m.source is not None:
                 copy_skipped: list[str] = []
-                sup.copy_tree(str(m.source), path, uid=uid if m.writable else None,
-                              gid=gid if m.writable else None, readonly=not m.writable, skipped=copy_skipped)
+                sup.copy_tree(str(m.source), path, uid=owner if m.writable else None,
+                              gid=owner if m.writable else None, readonly=not m.writable, skipped=copy_skipped)
                 skipped += [f"{m.target}/{s}" for s in copy_skipped]
-            if m.writable and uid is not None:
-                os.chown(path, uid, gid if gid is not None else -1)
+            if owner is not None:
+                os.chown(path, owner, owner)
+            os.chmod(path, mode)
             entries.append({"target": m.target, "path": path, "writable": m.writable, "size_mb": m.size_mb,
-                            "out": os.path.join(root, "out", str(i)) if m.collect_to else None})
+                            "uid": owner if m.writable else None, "gid": owner if m.writable else None,
+                            "mode": mode, "out": os.path.join(root, "out", str(i)) if m.collect_to else None})
         if not self.privileged:  # the candidate is the owner: all we can do is drop write bits
-            writable = [e["path"] for e in entries if e["writable"]]
+            keep = {e["path"] for m, e in zip(mounts, entries, strict=True) if m.writable or m.companion_only}
             for dirpath, dirs, _files in os.walk(fs, topdown=True):
-                dirs[:] = [d for d in dirs if os.path.join(dirpath, d) not in writable]
+                dirs[:] = [d for d in dirs if os.path.join(dirpath, d) not in keep]
                 os.chmod(dirpath, 0o555)
         return entries, skipped
 
@@ -361,11 +448,12 @@ class LocalSandbox(Sandbox):
         os.makedirs(cwd, 0o755, exist_ok=True)
         return cwd
 
-    def _env(self, spec: RunSpec, rewrite, targets: dict[str, str]) -> dict[str, str]:
+    def _env(self, spec_env: dict[str, str], rewrite, targets: dict[str, str]) -> dict[str, str]:
+        """The environment of the command or the companion: defaults, then ``spec_env`` rewritten."""
         interp = self._interpreter_dir()
         env = {"PATH": f"{interp}:{DEFAULT_PATH}" if interp else DEFAULT_PATH, "LANG": "C.UTF-8",
                "HOME": targets["/tmp"], "TMPDIR": targets["/tmp"]}
-        for key, value in spec.env.items():
+        for key, value in spec_env.items():
             env[key] = ":".join(rewrite(part) for part in value.split(":"))
         env["HOME"] = env["TMPDIR"] = targets["/tmp"]
         return env
@@ -490,7 +578,7 @@ class LocalSandbox(Sandbox):
             pass
         proc.wait()
 
-    def _cleanup(self, proc, kill_uid: int | None, root: str, fds: tuple[int, int]) -> None:
+    def _cleanup(self, proc, kill_uids: list[int], root: str, fds: tuple[int, int]) -> None:
         """Runs on every exit path, KeyboardInterrupt included: nothing survives, the run folder goes."""
         try:
             if proc is not None:
@@ -503,10 +591,12 @@ class LocalSandbox(Sandbox):
                 for stream in (proc.stdout, proc.stderr):
                     if stream is not None:
                         stream.close()
-            if kill_uid is not None and sup.processes_of_uid(kill_uid):
-                log.warning("local sandbox: processes of uid %s outlived the supervisor; killing them", kill_uid)
-                subprocess.run([sys.executable, "-I", SUPERVISOR, "--kill-uid", str(kill_uid)], timeout=30,
-                               check=False)
+            table = sup._proc_table() if kill_uids else {}
+            alive = [str(u) for u in kill_uids if sup.processes_of_uid(u, table)]
+            if alive:
+                log.warning("local sandbox: processes of uid(s) %s outlived the supervisor; killing them",
+                            ", ".join(alive))
+                subprocess.run([sys.executable, "-I", SUPERVISOR, "--kill-uid", *alive], timeout=30, check=False)
         finally:
             for fd in fds:
                 if fd >= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -47,8 +48,42 @@ class ResourceLimits(StrictModel):
     predict_timeout_s: float = Field(default=300, gt=0)
 
 
+class LatencySettings(StrictModel):
+    """How serving latency is measured: MLPerf LoadGen's single-stream rules, with defaults that keep
+    a typical grade under a minute. Counts are queries; durations are seconds of wall time."""
+
+    enabled: bool = True
+    warmup_queries: int = Field(default=10, ge=0, description="Untimed queries before the timed ones.")
+    min_queries: int = Field(default=200, ge=1, description="Timed single-item queries, at least.")
+    min_duration_s: float = Field(default=2.0, ge=0, description="...and for at least this long.")
+    max_duration_s: float = Field(default=30.0, gt=0, description="Stop here even if min_queries is not reached.")
+    floor_min_queries: int = Field(default=200, ge=1, description="Queries of the no-op measurement floor.")
+    floor_min_duration_s: float = Field(default=0.5, ge=0)
+    batch_sizes: list[int] = Field(default_factory=lambda: [32, 256], description="Throughput batch sizes.")
+    batch_min_batches: int = Field(default=3, ge=1)
+    batch_min_duration_s: float = Field(default=1.0, ge=0)
+    batch_max_duration_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _durations(self) -> LatencySettings:
+        if self.max_duration_s < self.min_duration_s:
+            raise ValueError("latency.max_duration_s must be at least latency.min_duration_s")
+        if any(b < 1 for b in self.batch_sizes):
+            raise ValueError("latency.batch_sizes must be positive")
+        return self
+
+
+class ReproducibilitySettings(StrictModel):
+    """How many times training is repeated to check that the result depends on the seed only."""
+
+    runs: int = Field(default=2, ge=1, le=10, description="Trainings with the same GRADER_SEED, each fresh.")
+    other_seed: int | None = Field(default=None, description="One more training with this seed: the metric "
+                                   "spread across seeds tells a lucky seed from a robust model.")
+
+
 class Requirement(StrictModel):
-    """One condition of the pass rule: a metric at least or at most a value."""
+    """One condition of the pass rule: a figure of the report (a metric such as ``recall``, or
+    ``latency.p95_ms``, ``reproducibility.prediction_agreement``...) at least or at most a value."""
 
     metric: str
     at_least: float | None = None
@@ -89,6 +124,8 @@ class TaskSpec(StrictModel):
     positive_class: str | None = None
     metrics: list[str] = Field(min_length=1)
     limits: ResourceLimits = Field(default_factory=ResourceLimits)
+    latency: LatencySettings = Field(default_factory=LatencySettings)
+    reproducibility: ReproducibilitySettings = Field(default_factory=ReproducibilitySettings)
     seed: int = 20261122
     pass_rule: PassRule
 
@@ -113,12 +150,18 @@ class TaskSpec(StrictModel):
             raise ValueError("a tabular task must list its feature_columns")
         if self.label_column in self.feature_columns:
             raise ValueError(f"label_column {self.label_column!r} must not be a feature column")
-        names = [*self.metrics, self.pass_rule.score, *(r.metric for r in self.pass_rule.require)]
-        for name in names:
+        from grader.figures import get_figure
+
+        for name in [*self.metrics, self.pass_rule.score]:
             if name not in registry:
                 raise ValueError(str(UnknownNameError("metric", name, registry.names())))
-        for name in names[len(self.metrics):]:
-            if name not in self.metrics:
+        for req in self.pass_rule.require:
+            try:
+                get_figure(req.metric)
+            except UnknownNameError as exc:
+                raise ValueError(str(exc)) from None
+        for name in [self.pass_rule.score, *(r.metric for r in self.pass_rule.require)]:
+            if name in registry and name not in self.metrics:
                 raise ValueError(f"pass_rule uses metric {name!r}, which is not in this task's metrics")
         return self
 
@@ -166,6 +209,19 @@ def load_task(path: Path) -> TaskSpec:
                         f"set id: {expected} or move the folder")
     task._root = file.parent
     return task
+
+
+def with_overrides(task: TaskSpec, overrides: Mapping[str, object]) -> TaskSpec:
+    """``task`` with some sections changed (``{"reproducibility": {"runs": 1}}``), validated like a file.
+
+    For quick checks and benchmarks; a section given replaces only the keys it names.
+    """
+    data = task.model_dump()
+    for key, value in overrides.items():
+        data[key] = {**data[key], **value} if isinstance(value, dict) and isinstance(data.get(key), dict) else value
+    changed = load_model(TaskSpec, data, f"{task.id} with overrides {overrides}")
+    changed._root = task._root
+    return changed
 
 
 def tasks_dir() -> Path:

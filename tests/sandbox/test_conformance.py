@@ -345,3 +345,134 @@ def test_bad_mount_targets_are_refused(sandbox, target: str) -> None:
     with pytest.raises(SandboxError):
         sandbox.run(RunSpec(argv=["python3", "-c", "pass"], mounts=[Mount("/workspace"), Mount(target)],
                             limits=FAST))
+
+
+# -- the companion: a grader-owned process beside the command, out of the command's reach ------------
+
+#: The command: serve one request on a unix socket in /tmp, then report what it could do to the companion.
+SERVER = """
+import json, os, signal, socket, sys, time
+path = os.path.join(os.environ['SCRATCH'], 'conformance.sock')
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+os.chmod(path, 0o666)
+srv.listen(1)
+srv.settimeout(20)
+conn, _ = srv.accept()
+hello = json.loads(conn.makefile().readline())
+tried = {}
+def attempt(name, fn):
+    try:
+        fn()
+        tried[name] = 'done'
+    except OSError as exc:
+        tried[name] = type(exc).__name__
+if os.environ.get('ATTACK'):  # only where the backend says it isolates the companion
+    attempt('read_private', lambda: os.listdir(os.environ['PRIVATE']))
+    attempt('read_secret', lambda: open(os.path.join(os.environ['SECRET'], 'secret.txt')).read())
+    attempt('read_memory', lambda: open(f"/proc/{hello['pid']}/mem", 'rb').read(1))
+    attempt('signal', lambda: os.kill(hello['pid'], signal.SIGKILL))
+conn.sendall(json.dumps({'uid': os.getuid(), 'tried': tried}).encode() + b'\\n')
+conn.makefile().readline()  # the companion closed the connection: it is on its way out
+deadline = time.monotonic() + 10
+while os.path.exists(f"/proc/{hello['pid']}") and time.monotonic() < deadline:
+    time.sleep(0.01)  # let it exit on its own, so its exit code is known
+print(json.dumps({'uid': os.getuid(), 'hello': hello, 'tried': tried}))
+"""
+
+#: The companion: connect, say who it is, write the answer and its secret to its own output mount.
+CLIENT = """
+import json, os, socket, sys, time
+path = os.path.join(os.environ['SCRATCH'], 'conformance.sock')
+deadline = time.monotonic() + 20
+while True:
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        break
+    except OSError:
+        s.close()
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.02)
+s.sendall(json.dumps({'pid': os.getpid(), 'uid': os.getuid()}).encode() + b'\\n')
+answer = json.loads(s.makefile().readline())
+secret = open(os.path.join(os.environ['SECRET'], 'secret.txt')).read()
+with open(os.path.join(os.environ['PRIVATE'], 'answer.json'), 'w') as f:
+    json.dump({'answer': answer, 'secret': secret, 'uid': os.getuid()}, f)
+print('companion-stdout')
+print('companion-stderr', file=sys.stderr)
+s.close()
+"""
+
+
+def _companion_run(sandbox: Sandbox, py, tmp_path: Path, *, attack: bool = False) -> RunResult:
+    from grader.sandbox import Companion
+
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "secret.txt").write_text("hidden-inputs")
+    env = {"SCRATCH": "/tmp", "PRIVATE": "/private", "SECRET": "/secret"}
+    return sandbox.run(RunSpec(
+        argv=py(SERVER), workdir="/workspace", env={**env, "ATTACK": "1" if attack else ""}, limits=FAST,
+        label="conformance",
+        mounts=[Mount("/workspace"), Mount("/secret", secret, companion_only=True),
+                Mount("/private", writable=True, size_mb=4, collect_to=tmp_path / "private", companion_only=True)],
+        companion=Companion(argv=py(CLIENT), env=env)))
+
+
+def test_companion_talks_to_the_command_and_its_output_is_collected(sandbox, py, tmp_path: Path) -> None:
+    r = _companion_run(sandbox, py, tmp_path)
+    assert r.exit_code == 0, r.stderr
+    assert r.companion is not None and r.companion.exit_code == 0, r.companion
+    assert "companion-stdout" in r.companion.stdout and "companion-stderr" in r.companion.stderr
+    assert "companion-" not in r.stdout + r.stderr, "the companion's streams are kept apart from the command's"
+    saved = json.loads((tmp_path / "private" / "answer.json").read_text())
+    assert saved["secret"] == "hidden-inputs" and saved["answer"]["uid"] == last_json(r)["uid"]
+
+
+def test_companion_is_out_of_the_commands_reach(sandbox, py, require, tmp_path: Path) -> None:
+    require("companion_isolation")
+    r = _companion_run(sandbox, py, tmp_path, attack=True)
+    assert r.exit_code == 0, r.stderr
+    out = last_json(r)
+    assert out["uid"] != out["hello"]["uid"] and 0 not in (out["uid"], out["hello"]["uid"])
+    assert out["tried"] == {"read_private": "PermissionError", "read_secret": "PermissionError",
+                            "read_memory": "PermissionError", "signal": "PermissionError"}
+    assert r.companion is not None and r.companion.exit_code == 0
+
+
+def test_companion_is_killed_when_the_command_ends(sandbox, py, leftovers, tmp_path: Path) -> None:
+    from grader.sandbox import Companion
+
+    started = time.monotonic()
+    r = sandbox.run(RunSpec(argv=py("import time; time.sleep(1)"), mounts=[Mount("/workspace")], limits=FAST,
+                            label="conformance",
+                            companion=Companion(argv=py("import time; print('up', flush=True); time.sleep(60)"))))
+    assert r.exit_code == 0 and not r.timed_out, r.stderr
+    assert r.companion is not None and r.companion.exit_code is None
+    assert time.monotonic() - started < 30
+    assert leftovers() == []
+
+
+def test_companion_is_killed_at_the_timeout(sandbox, py, leftovers) -> None:
+    from grader.sandbox import Companion
+
+    r = sandbox.run(RunSpec(argv=py("import time; time.sleep(60)"), mounts=[Mount("/workspace")],
+                            limits=Limits(timeout_s=2, memory_mb=256, pids=64), label="conformance",
+                            companion=Companion(argv=py("import time; time.sleep(60)"))))
+    assert r.timed_out and r.companion is not None and r.companion.exit_code is None
+    assert leftovers() == []
+
+
+def test_companion_only_mounts_need_no_companion(sandbox, py, require, tmp_path: Path) -> None:
+    require("companion_isolation")
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "s.txt").write_text("x")
+    code = ("import os\ntry:\n    os.listdir(os.environ['S'])\n    print('READ')\n"
+            "except PermissionError:\n    print('DENIED')")
+    r = run(sandbox, py(code), mounts=[Mount("/workspace"), Mount("/secret", secret, companion_only=True)],
+            env={"S": "/secret"})
+    assert r.exit_code == 0 and r.stdout.strip() == "DENIED", (r.stdout, r.stderr)
+    assert r.companion is None

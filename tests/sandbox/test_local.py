@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SandboxError
-from grader.sandbox import Limits, Mount, RunSpec, backends, get_backend, local
+from grader.sandbox import Companion, Limits, Mount, RunSpec, backends, get_backend, local
+from grader.sandbox.base import STREAM_TAIL_BYTES
 from grader.sandbox.local import LOCAL_WARNING, LocalSandbox, LocalSandboxWarning
 
 LIMITS = Limits(timeout_s=10, memory_mb=256, pids=64, tmp_mb=32)
@@ -204,3 +205,80 @@ def test_unreachable_run_folder_is_refused_without_namespaces(tmp_path: Path) ->
 def test_bad_collect_to_is_refused_before_running(box: LocalSandbox, tmp_path: Path) -> None:
     with pytest.raises(SandboxError, match="already exists"):
         box.run(spec("pass", mounts=[Mount("/out", writable=True, collect_to=tmp_path)]))
+
+
+# -- the companion ------------------------------------------------------------------------------------
+
+def test_companion_streams_apart_and_its_exit_status(box: LocalSandbox) -> None:
+    """Its streams come back apart (tails only), its argv/env are rewritten, and it ran before the command ended."""
+    code = ("import json, os, sys\nsys.stdout.write('x' * 200_000 + '\\n')\n"
+            "print(json.dumps({'argv': sys.argv[1:], 'home': os.environ['HOME'], 'd': os.environ['D']}))\n"
+            "print('companion-err', file=sys.stderr)\nsys.exit(3)")
+    s = spec("import time; print('cmd-out'); time.sleep(2)",
+             companion=Companion(argv=["python3", "-c", code, "/workspace/a"], env={"D": "/tmp/x.sock"}))
+    r = box.run(s)
+    assert r.exit_code == 0 and r.stdout.strip() == "cmd-out" and r.stderr == "", r.stderr
+    assert r.companion is not None and r.companion.exit_code == 3, r.companion
+    assert r.companion.stderr == "companion-err\n"
+    assert len(r.companion.stdout.encode()) <= STREAM_TAIL_BYTES
+    out = json.loads(r.companion.stdout.splitlines()[-1])
+    base = out["home"][: -len("/tmp")]
+    assert out["home"].startswith(str(box.base_dir)) and out["d"] == f"{base}/tmp/x.sock"
+    assert out["argv"] == [f"{base}/workspace/a"]
+
+
+def test_no_companion_no_companion_result(box: LocalSandbox) -> None:
+    r = box.run(spec("pass"))
+    assert r.exit_code == 0 and r.companion is None and "companion_uid" not in r.details
+
+
+#: The command: wait for the companion's pid in the shared /tmp, then try to reach it and its folder.
+REACH = """
+import json, os, signal, time
+path = os.path.join(os.environ['TMPDIR'], 'companion.pid')
+while not os.path.exists(path) or not open(path).read().endswith('\\n'):
+    time.sleep(0.02)
+pid = int(open(path).read())
+tried = {}
+for name, fn in {'signal': lambda: os.kill(pid, signal.SIGKILL),
+                 'memory': lambda: open(f'/proc/{pid}/mem', 'rb').read(1),
+                 'private': lambda: os.listdir(os.environ['PRIVATE'])}.items():
+    try:
+        fn()
+        tried[name] = 'done'
+    except OSError as exc:
+        tried[name] = type(exc).__name__
+print(json.dumps({'uid': os.getuid(), 'tried': tried}))
+"""
+WAIT = ("import os, time\nopen(os.path.join(os.environ['TMPDIR'], 'companion.pid'), 'w').write(f'{os.getpid()}\\n')\n"
+        "open(os.path.join(os.environ['PRIVATE'], 'mine.txt'), 'w').write(str(os.getuid()))\ntime.sleep(60)")
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root (a uid of its own for the companion)")
+@pytest.mark.parametrize("fixed_uid", [False, True], ids=["dedicated", "fixed-uid"])
+@pytest.mark.parametrize("namespaces", [True, False], ids=["namespaces", "no-namespaces"])
+def test_companion_runs_as_another_dedicated_uid(runs: Path, tmp_path: Path, leftover_checks, namespaces: bool,
+                                                 fixed_uid: bool) -> None:
+    uid = local.UID_BASE + local.UID_SPAN - 1 if fixed_uid else None
+    sb = make(runs, namespaces=namespaces, uid=uid)
+    private = tmp_path / "private"
+    r = sb.run(spec(REACH, env={"PRIVATE": "/private"},
+                    mounts=[Mount("/workspace"), Mount("/private", writable=True, collect_to=private,
+                                                         companion_only=True)],
+                    companion=Companion(argv=["python3", "-c", WAIT], env={"PRIVATE": "/private"})))
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["tried"] == {"signal": "PermissionError", "memory": "PermissionError", "private": "PermissionError"}
+    companion_uid = r.details["companion_uid"]
+    assert isinstance(companion_uid, int) and local.UID_BASE <= companion_uid < local.UID_BASE + local.UID_SPAN
+    assert companion_uid != out["uid"] and (uid is None or out["uid"] == uid)
+    assert r.companion is not None and r.companion.exit_code is None, r.companion  # killed, still sleeping
+    assert (private / "mine.txt").read_text() == str(companion_uid)
+    assert leftover_checks["local"](sb) == []
+
+
+def test_companion_isolation_is_declared_when_not_root(runs: Path) -> None:
+    sb = make(runs, namespaces=False)
+    assert ("companion_isolation" in sb.describe()["unenforced"]) is not ROOT
+    sb.privileged = False
+    assert "companion_isolation" in sb.unenforced()

@@ -46,6 +46,14 @@ def test_unknown_key_names_key_and_file(task_copy):
     (lambda s: s["pass_rule"]["require"].append({"metric": "recall"}), "exactly one of"),
     (lambda s: s.update(id="tabular/other"), "does not match its folder"),
     (lambda s: s.pop("label_column"), "missing required key 'label_column'"),
+    (lambda s: s["pass_rule"]["require"].append({"metric": "latency.p95", "at_most": 1}),
+     "did you mean 'latency.p95_ms'"),
+    (lambda s: s["pass_rule"]["require"].append({"metric": "balanced_accuracy", "at_least": 0.5}),
+     "pass_rule uses metric 'balanced_accuracy', which is not in this task's metrics"),
+    (lambda s: s.update(latency={"min_duration_s": 10, "max_duration_s": 5}), "max_duration_s must be at least"),
+    (lambda s: s.update(latency={"batch_sizes": [0]}), "batch_sizes must be positive"),
+    (lambda s: s.update(reproducibility={"runs": 0}), "'reproducibility.runs'"),
+    (lambda s: s.update(reproducibility={"repeats": 2}), "unknown key 'reproducibility.repeats'"),
 ])
 def test_spec_errors_are_specific(task_copy, change, message):
     edit(task_copy, change)
@@ -65,3 +73,24 @@ def test_exported_schemas_are_up_to_date():
     for kind in ("task", "report", "submission"):
         committed = json.loads((root / f"{kind}.schema.json").read_text())
         assert committed == schema_for(kind), f"run `python -m grader.schemas` to refresh schemas/{kind}.schema.json"
+
+
+def test_pass_rule_may_require_latency_and_reproducibility_figures(task_copy):
+    edit(task_copy, lambda s: s["pass_rule"]["require"].extend([
+        {"metric": "latency.p95_ms", "at_most": 100},
+        {"metric": "reproducibility.prediction_agreement", "at_least": 0.99}]))
+    task = load_task(task_copy)
+    assert [r.describe() for r in task.pass_rule.require][-2:] == [
+        "latency.p95_ms <= 100.0", "reproducibility.prediction_agreement >= 0.99"]
+    assert task.latency.min_queries == 200 and task.reproducibility.runs == 2  # defaults
+
+
+def test_overrides_are_validated_like_the_file():
+    from grader.spec.task import with_overrides
+
+    task = get_task("tabular/credit-default")
+    quick = with_overrides(task, {"reproducibility": {"runs": 1}, "latency": {"min_queries": 5}})
+    assert quick.reproducibility.runs == 1 and quick.latency.min_queries == 5 and quick.latency.warmup_queries == 10
+    assert quick.root == task.root and quick.data_path("test") == task.data_path("test")
+    with pytest.raises(SpecError, match="unknown key 'latency.min_querys'"):
+        with_overrides(task, {"latency": {"min_querys": 5}})

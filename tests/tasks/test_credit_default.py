@@ -56,7 +56,8 @@ def test_task_loads(task: TaskSpec) -> None:
     assert task.positive_class == "bad"
     assert task.metrics == ["precision", "recall", "f1", "accuracy", "roc_auc", "average_precision"]
     assert task.pass_rule.score == "f1"
-    assert {r.metric for r in task.pass_rule.require} == {"recall", "precision"}
+    assert {r.metric for r in task.pass_rule.require} == {"recall", "precision", "latency.p95_ms",
+                                                          "reproducibility.prediction_agreement"}
     assert task.data.script == "make_splits.py" and (TASK_DIR / task.data.script).is_file()
     assert (TASK_DIR / "data" / "LICENSE.md").is_file()
     assert (TASK_DIR / "README.md").is_file()

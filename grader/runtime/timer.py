@@ -1,0 +1,280 @@
+"""The grader's timer: runs INSIDE the prediction sandbox as the companion user, not the candidate's.
+
+It alone holds the hidden-test inputs (a folder only its user can enter) and the clock. It drives
+the harness in the candidate's process over a unix socket and times every request from its own
+side, so nothing the candidate's code does in its process (replacing ``time.perf_counter``,
+answering from a cache of inputs it has seen) changes what is measured. The measurement follows
+MLPerf LoadGen's single-stream scenario: loading is timed apart (cold start), an untimed warm-up,
+then one query at a time until both a minimum count and a minimum duration are reached. Before any
+candidate code is loaded, the same loop runs against a grader-owned no-op predictor in the
+candidate's process: the measurement floor.
+
+Order matters: single-item latency comes first, then the batches, and only then the whole
+hidden-test input in one call (for scoring), so no timed query carries an input the candidate has
+already seen, unless the loop needed more queries than there are inputs (counted as repeats).
+
+Everything it learns goes, one JSON line per step, to ``<out>/events.jsonl`` (flushed at once, so
+a harness that dies mid-way still leaves what was measured). Standard library, plus pandas or
+numpy to read the inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import random
+import resource
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wire  # noqa: E402
+
+clock = time.perf_counter_ns
+
+
+class HarnessGone(Exception):
+    """The harness closed the connection or sent something that is not a frame."""
+
+
+class Inputs:
+    """The hidden-test inputs of one suite, and how to cut a batch of them, in the candidate's type."""
+
+    def __init__(self, n: int, take: Callable[[list[int]], Any]) -> None:
+        self.n, self.take = n, take
+
+    @classmethod
+    def load(cls, suite: str, folder: str) -> Inputs:
+        if suite == "tabular":
+            import pandas as pd
+
+            frame = pd.read_csv(os.path.join(folder, "features.csv"))
+            return cls(len(frame), lambda idx: frame.iloc[idx].reset_index(drop=True))
+        if suite == "nlp":
+            with open(os.path.join(folder, "texts.json"), encoding="utf-8") as fh:
+                texts = json.load(fh)
+            return cls(len(texts), lambda idx: [texts[i] for i in idx])
+        if suite == "cv":
+            import numpy as np
+
+            images = np.load(os.path.join(folder, "images.npy"))
+            return cls(len(images), lambda idx: images[idx])
+        raise SystemExit(f"timer: unsupported suite {suite!r}")
+
+    def body(self, indices: list[int]) -> bytes:
+        return pickle.dumps(self.take(indices), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class Client:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.rfile = sock.makefile("rb")
+
+    def call(self, header: dict[str, Any], body: bytes = b"") -> tuple[dict[str, Any], int]:
+        """Send one request, wait for its reply; the reply and the round trip in ns, by our clock."""
+        frame = wire.encode(header, body)
+        started = clock()
+        try:
+            self.sock.sendall(frame)
+            reply = wire.recv(self.rfile)
+        except (OSError, wire.WireError) as exc:
+            raise HarnessGone(str(exc)) from None
+        elapsed = clock() - started
+        if reply is None:
+            raise HarnessGone("the prediction process closed the connection")
+        return reply[0], elapsed
+
+
+def connect(path: str, timeout_s: float) -> socket.socket:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            return sock
+        except OSError:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def first(reply: dict[str, Any]) -> Any:
+    """The single prediction of a one-item reply, as sent (the host judges it)."""
+    preds = reply.get("predictions")
+    return preds[0] if isinstance(preds, list) and len(preds) == 1 else preds
+
+
+class Session:
+    def __init__(self, client: Client, inputs: Inputs, settings: dict[str, Any], emit: Callable[..., None]) -> None:
+        self.client, self.inputs, self.settings, self.emit = client, inputs, settings, emit
+        self.order = list(range(inputs.n))
+        random.Random(settings["seed"]).shuffle(self.order)
+        self.sent = 0  # position in self.order of the next item to send
+        self.step = "starting"
+
+    def next_items(self, k: int) -> tuple[list[int], int]:
+        """The next ``k`` items in the shuffled order, and how many of them were sent before."""
+        start = self.sent
+        self.sent += k
+        n = self.inputs.n
+        return [self.order[i % n] for i in range(start, start + k)], max(0, min(k, self.sent - n))
+
+    def call(self, header: dict[str, Any], body: bytes = b"") -> tuple[dict[str, Any], int]:
+        return self.client.call(header, body)
+
+    def stream(self, op: str, lat: dict[str, Any], min_s: float, fresh: bool) -> dict[str, Any]:
+        """LoadGen single-stream: warm up, then one query at a time until count and duration are both met."""
+        label = self.settings["noop_label"]
+        for _ in range(lat["warmup_queries"]):
+            idx, _ = self.next_items(1) if fresh else ([self.order[0]], 0)
+            self.call({"op": op, "label": label}, self.inputs.body(idx))
+        samples: list[int] = []
+        items: list[int] = []
+        answers: list[Any] = []
+        repeats = 0
+        stopped_by = "min_queries_and_duration"
+        begun = clock()
+        while True:
+            elapsed_s = (clock() - begun) / 1e9
+            if len(samples) >= lat["min_queries"] and elapsed_s >= min_s:
+                break
+            if elapsed_s >= lat["max_duration_s"]:
+                stopped_by = "max_duration"
+                break
+            if fresh:
+                idx, again = self.next_items(1)
+                repeats += again
+            else:
+                idx = [self.order[len(samples) % self.inputs.n]]
+            body = self.inputs.body(idx)  # untimed: the clock starts in call()
+            reply, ns = self.call({"op": op, "label": label}, body)
+            if not reply.get("ok"):
+                return {"error": reply, "samples_ns": samples, "items": items, "predictions": answers}
+            samples.append(ns)
+            items.append(idx[0])
+            answers.append(first(reply))
+        return {"samples_ns": samples, "items": items, "predictions": answers, "repeated_items": repeats,
+                "duration_s": (clock() - begun) / 1e9, "stopped_by": stopped_by}
+
+    def batches(self, lat: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for size in lat["batch_sizes"]:
+            if size > self.inputs.n:
+                out.append({"batch_size": size, "skipped": f"larger than the {self.inputs.n} inputs"})
+                continue
+            times: list[int] = []
+            repeats = 0
+            begun = clock()
+            while len(times) < lat["batch_min_batches"] or (clock() - begun) / 1e9 < lat["batch_min_duration_s"]:
+                if (clock() - begun) / 1e9 >= lat["batch_max_duration_s"]:
+                    break
+                idx, again = self.next_items(size)
+                repeats += again
+                reply, ns = self.call({"op": "predict", "proba": False}, self.inputs.body(idx))
+                if not reply.get("ok"):
+                    out.append({"batch_size": size, "error": reply})
+                    return out
+                times.append(ns)
+            out.append({"batch_size": size, "samples_ns": times, "repeated_items": repeats})
+        return out
+
+    def run(self) -> None:
+        lat = self.settings.get("latency")
+        self.step = "hello"
+        hello, _ = self.call({"op": "hello"})
+        self.emit("hello", harness_pid=hello.get("pid"), harness_uid=hello.get("uid"))
+        self.harness_pid = hello.get("pid")
+        self.step = "floor"
+        if lat:
+            floor = self.stream("noop", {**lat, "min_queries": lat["floor_min_queries"]},
+                                lat["floor_min_duration_s"], fresh=False)
+            self.emit("floor", **floor)
+        else:  # decode one input before loading, as the floor would have: cold starts stay comparable
+            self.call({"op": "noop", "label": self.settings["noop_label"]}, self.inputs.body([self.order[0]]))
+        self.step = "load"
+        reply, ns = self.call({"op": "load"})
+        self.emit("load", ok=bool(reply.get("ok")), cold_start_ns=ns, has_proba=reply.get("has_proba"),
+                  error=None if reply.get("ok") else reply)
+        if not reply.get("ok"):
+            return
+        if lat:
+            self.step = "latency"
+            single = self.stream("predict", lat, lat["min_duration_s"], fresh=True)
+            self.emit("latency", **single)
+            if "error" in single:
+                return
+            self.step = "batches"
+            batches = self.batches(lat)
+            self.emit("batches", batches=batches)
+            if any("error" in b for b in batches):
+                return
+        self.step = "predictions"
+        reply, ns = self.call({"op": "predict", "proba": True}, self.inputs.body(list(range(self.inputs.n))))
+        self.emit("predictions", ns=ns, n=self.inputs.n, reply=reply)
+
+
+def _peak_rss_mb(pid: int | None) -> float | None:
+    """VmHWM (peak resident memory) of a process; readable for any user's process."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _packages() -> dict[str, str]:
+    from importlib import metadata
+
+    return {str(d.metadata["Name"]): d.version for d in metadata.distributions() if d.metadata["Name"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--socket", required=True)
+    ap.add_argument("--suite", required=True)
+    ap.add_argument("--inputs", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--settings", required=True, help="JSON: seed, noop_label, latency (or null)")
+    ap.add_argument("--connect-timeout", type=float, default=120.0)
+    args = ap.parse_args(argv)
+    settings = json.loads(args.settings)
+    out: IO[str] = open(os.path.join(args.out, "events.jsonl"), "a", encoding="utf-8")  # noqa: SIM115
+
+    def emit(event: str, **data: Any) -> None:
+        out.write(json.dumps({"event": event, **data}) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+
+    emit("started", pid=os.getpid(), uid=os.getuid())
+    inputs = Inputs.load(args.suite, args.inputs)
+    emit("inputs", n=inputs.n)
+    sock = connect(args.socket, args.connect_timeout)
+    session = Session(Client(sock), inputs, settings, emit)
+    try:
+        session.run()
+        session.step = "bye"
+        reply, _ = session.call({"op": "bye"})
+        emit("reads", **(reply.get("reads") or {}))
+    except HarnessGone as exc:
+        emit("gone", step=session.step, message=str(exc))
+    emit("resources", model_peak_rss_mb=_peak_rss_mb(getattr(session, "harness_pid", None)),
+         timer_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+         packages=_packages())
+    emit("done")
+    sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
