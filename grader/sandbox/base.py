@@ -27,6 +27,35 @@ COMPANION_GID = 10002
 STREAM_TAIL_BYTES = 64 * 1024
 
 
+class StreamTail:
+    """The last ``limit`` bytes of a byte stream, and how many bytes it had in all.
+
+    ``text()`` decodes it without a UTF-8 sequence cut in half at the start.
+    """
+
+    def __init__(self, limit: int = STREAM_TAIL_BYTES) -> None:
+        self.limit, self.buf, self.total = limit, bytearray(), 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        self.buf += data
+        if len(self.buf) > 2 * self.limit:
+            del self.buf[: -self.limit]
+
+    @property
+    def cut(self) -> bool:
+        return self.total > self.limit
+
+    def text(self) -> str:
+        kept = bytes(self.buf[-self.limit:])
+        if self.cut:
+            start = 0
+            while start < min(len(kept), 4) and (kept[start] & 0xC0) == 0x80:  # continuation bytes
+                start += 1
+            kept = kept[start:]
+        return kept.decode("utf-8", "replace")
+
+
 @dataclass(frozen=True)
 class Mount:
     """A folder inside the sandbox.

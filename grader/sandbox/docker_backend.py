@@ -56,12 +56,12 @@ from grader.sandbox.base import (
     FORBIDDEN_TARGETS,
     SANDBOX_GID,
     SANDBOX_UID,
-    STREAM_TAIL_BYTES,
     CompanionResult,
     Mount,
     RunResult,
     RunSpec,
     Sandbox,
+    StreamTail,
     backends,
     check_spec,
 )
@@ -558,11 +558,10 @@ class _Run:
 
     def _tail(self, container: str, *, stdout: bool) -> tuple[str, bool]:
         """The last STREAM_TAIL_BYTES of one stream, decoded; and whether it was cut."""
-        tail = _TailBuffer()
+        tail = StreamTail()
         for chunk in self.api.logs(container, stdout=stdout, stderr=not stdout, stream=True, follow=False):
             tail.add(chunk)
-        text = tail.text()
-        return text, tail.cut
+        return tail.text(), tail.cut
 
     def _collect(self, keeper: str | None, plan: _MountPlan) -> dict[str, object]:
         assert keeper is not None and plan.mount.collect_to is not None
@@ -595,7 +594,7 @@ class _CompanionExec:
         assert spec.companion is not None
         self.api = api
         self.exec_id: str | None = None
-        self.streams = (_TailBuffer(), _TailBuffer())
+        self.streams = (StreamTail(), StreamTail())
         self.error: str | None = None
         self._thread: threading.Thread | None = None
         try:
@@ -634,31 +633,6 @@ class _CompanionExec:
             stderr = (stderr + f"\n[grader] {self.error}").lstrip("\n")
         return CompanionResult(exit_code=None if code in (None, 137) else code, stdout=self.streams[0].text(),
                                stderr=stderr)
-
-
-class _TailBuffer:
-    """The last STREAM_TAIL_BYTES of a byte stream, decoded without a cut UTF-8 sequence at the start."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray()
-        self.cut = False
-
-    def add(self, data: bytes) -> None:
-        self.buf += data
-        if len(self.buf) > 2 * STREAM_TAIL_BYTES:
-            del self.buf[:-STREAM_TAIL_BYTES]
-            self.cut = True
-
-    def text(self) -> str:
-        if len(self.buf) > STREAM_TAIL_BYTES:
-            del self.buf[:-STREAM_TAIL_BYTES]
-            self.cut = True
-        if self.cut:
-            start = 0
-            while start < min(len(self.buf), 4) and (self.buf[start] & 0xC0) == 0x80:
-                start += 1
-            del self.buf[:start]
-        return self.buf.decode("utf-8", errors="replace")
 
 
 class _StatsFollower:

@@ -92,6 +92,7 @@ from grader.sandbox.base import (
     RunResult,
     RunSpec,
     Sandbox,
+    StreamTail,
     backends,
     check_spec,
 )
@@ -173,22 +174,6 @@ def _file_tail(path: str) -> str:
             return f.read(STREAM_TAIL_BYTES).decode("utf-8", "replace")
     except FileNotFoundError:
         return ""
-
-
-class _Tail:
-    """The last ``limit`` bytes of a stream, and how many bytes it had in all."""
-
-    def __init__(self, limit: int = STREAM_TAIL_BYTES) -> None:
-        self.limit, self.buf, self.total = limit, bytearray(), 0
-
-    def add(self, data: bytes) -> None:
-        self.total += len(data)
-        self.buf += data
-        if len(self.buf) > 2 * self.limit:
-            del self.buf[: -self.limit]
-
-    def text(self) -> str:
-        return bytes(self.buf[-self.limit:]).decode("utf-8", "replace")
 
 
 @backends.register("local")
@@ -461,7 +446,7 @@ class LocalSandbox(Sandbox):
     def _watch(self, proc: subprocess.Popen[bytes], events_r: int, timeout_s: float):
         """Read the streams (keeping tails) and the supervisor's events until it is done."""
         assert proc.stdout is not None and proc.stderr is not None
-        out, err = _Tail(), _Tail()
+        out, err = StreamTail(), StreamTail()
         sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
         sel = selectors.DefaultSelector()
         for fd in (*sinks, events_r):
@@ -503,7 +488,8 @@ class LocalSandbox(Sandbox):
             self._kill_group(proc)
         return done, out, err, stalled
 
-    def _result(self, spec: RunSpec, done: dict, out: _Tail, err: _Tail, wall: float, uid: int | None) -> RunResult:
+    def _result(self, spec: RunSpec, done: dict, out: StreamTail, err: StreamTail, wall: float,
+                uid: int | None) -> RunResult:
         lim = spec.limits
         stderr = err.text()
         status = done["status"]
