@@ -11,10 +11,12 @@ COPY pyproject.toml README.md ./
 COPY grader ./grader
 RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir .
 COPY tasks ./tasks
+COPY rubrics ./rubrics
 COPY sandbox ./sandbox
 COPY schemas ./schemas
 ENV PATH=/opt/venv/bin:$PATH \
     GRADER_TASKS_DIR=/opt/grader/tasks \
+    GRADER_RUBRICS_DIR=/opt/grader/rubrics \
     GRADER_SANDBOX_DIR=/opt/grader/sandbox
 ENTRYPOINT ["grader"]
 CMD ["--help"]

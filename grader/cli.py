@@ -108,6 +108,7 @@ def tasks_list() -> None:
 @click.argument("task_id")
 def tasks_show(task_id: str) -> None:
     """Show a task's spec, limits and pass rule."""
+    from grader.rubric.metric import MetricSpec
     from grader.spec.task import get_task
 
     try:
@@ -120,21 +121,100 @@ def tasks_show(task_id: str) -> None:
     out.print(f"data: {t.data.source} ({t.data.licence}); train {t.data.train.rows} rows, "
               f"valid {t.data.valid.rows} rows, hidden test {t.data.test.rows} rows")
     out.print(f"metrics: {', '.join(t.metrics)}")
-    out.print("pass rule: score = 100 x " + t.pass_rule.score + "; passes when "
-              + (" and ".join(r.describe() for r in t.pass_rule.require) or "it runs"))
+    rubric = t.rubric_spec()
+    gates = [c.gate_rule() for c in rubric.criteria() if isinstance(c, MetricSpec) and c.gate is not None]
+    out.print(f"rubric: {rubric.id} ({rubric.title}); passes at {rubric.pass_mark:g} of 100 points"
+              + (f" with {' and '.join(str(g) for g in gates)}" if gates else ""))
     out.print("limits: " + ", ".join(f"{k}={v}" for k, v in t.limits.model_dump().items()))
+    questions = rubric.questions()
+    if questions:
+        out.print("\nWritten questions: answer each in ANSWERS.md under its own '## <id>' heading:")
+        for q in questions:
+            out.print(f"  ## {q.id}: {q.question}")
     readme = t.root / "README.md"
     if readme.is_file():
         out.print(f"\nTask statement for candidates: {readme}")
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["task", "report", "submission"]))
+@click.argument("kind", type=click.Choice(["task", "rubric", "report", "submission"]))
 def schema(kind: str) -> None:
-    """Print the JSON Schema of a task spec, report.json or submission.yaml."""
+    """Print the JSON Schema of a task spec, a rubric, report.json or submission.yaml."""
     from grader.schemas import schema_for
 
     out.print_json(json.dumps(schema_for(kind)))
+
+
+@main.command()
+@click.argument("report_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--criterion", help="The criterion to score (its id, as in the report's rubric).")
+@click.option("--points", type=float, help="Your points for it, from 0 to its maximum.")
+@click.option("--note", default="", help="Why: kept with the review and shown in every report.")
+@click.option("--reviewer", help="Who reviews (default: $GRADER_REVIEWER, git's user.name, or the login).")
+def review(report_dir: Path, criterion: str | None, points: float | None, note: str, reviewer: str | None) -> None:
+    """Record an interviewer's score for one criterion of a graded report, or list the criteria.
+
+    The review is kept in REPORT_DIR/reviews.json (who, when, why) and applied whenever the report is
+    written; report.json is rewritten with the new total, and the automatic points stay beside it.
+    """
+    from grader import review as reviews
+    from grader.report.terminal import render
+
+    try:
+        if criterion is None:
+            report = reviews.read_report(report_dir)
+            reviews.apply(report, report_dir)
+        else:
+            if points is None:
+                raise click.UsageError("--criterion needs --points (and --note)")
+            report = reviews.add(report_dir, criterion, points, note, reviewer)
+    except GraderError as exc:
+        _fail(exc)
+    render(report, out)
+    sys.exit(0)
+
+
+@main.group()
+def rubrics() -> None:
+    """List and inspect rubrics."""
+
+
+@rubrics.command("list")
+def rubrics_list() -> None:
+    """List the rubrics."""
+    from grader.rubric.spec import discover_rubrics, load_rubric
+
+    table = Table("id", "title", "pass mark", "sections")
+    for name, path in discover_rubrics().items():
+        try:
+            r = load_rubric(path)
+            table.add_row(r.id, r.title, f"{r.pass_mark:g}", ", ".join(f"{s.id} {s.weight:g}" for s in r.sections))
+        except GraderError as exc:
+            table.add_row(name, f"[red]invalid: {exc.message.splitlines()[0]}[/]", "", "")
+    out.print(table)
+
+
+@rubrics.command("show")
+@click.argument("name")
+def rubrics_show(name: str) -> None:
+    """Show a rubric's sections, criteria and questions with their key points."""
+    from grader.rubric.question import QuestionSpec
+    from grader.rubric.spec import get_rubric
+
+    try:
+        r = get_rubric(name)
+    except GraderError as exc:
+        _fail(exc)
+    out.print(f"[bold]{r.id}[/] (version {r.version}): {r.title}; passes at {r.pass_mark:g} of 100\n")
+    for section in r.sections:
+        weights = sum(c.weight for c in section.criteria)
+        out.print(f"[bold]{section.title}[/] ({section.weight:g} points)")
+        for c in section.criteria:
+            share = section.weight * c.weight / weights
+            out.print(f"  {c.id} [{c.kind}] {share:.1f} points{' (required)' if c.required else ''}: {c.title}")
+            if isinstance(c, QuestionSpec):
+                for kp in c.key_points:
+                    out.print(f"      - {kp.id}: {kp.description}")
 
 
 @main.group()

@@ -27,12 +27,14 @@ import numpy as np
 import pandas as pd
 
 import grader
-from grader import latency, reproducibility, scoring
+from grader import latency, reproducibility, rubric, scoring
 from grader.errors import GraderError, SpecError, SubmissionError
 from grader.failures import classify
 from grader.prediction import PredictionRun, run_prediction, write_inputs
 from grader.report.model import Failure, PhaseRun, Report, Reproducibility, SubmissionRef, TaskRef, TrainingRun
+from grader.report.write import write_reports
 from grader.reproducibility import RunRecord
+from grader.rubric.engine import settle_report
 from grader.sandbox.base import Limits, Mount, RunResult, RunSpec, Sandbox
 from grader.spec.submission import Manifest
 from grader.spec.task import TaskSpec, discover_tasks, load_task, with_overrides
@@ -141,10 +143,11 @@ class Grader:
                                            detail=traceback.format_exc(limit=8)))
         finally:
             if report.status != "graded":
-                report.passed, report.score = False, 0.0
+                report.passed, report.score, report.rubric = False, 0.0, None
+            settle_report(report)
             report.duration_s = round(time.monotonic() - started, 3)
             if out_dir is not None:
-                (out_dir / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+                write_reports(report, out_dir)
         return report
 
     # -- steps --------------------------------------------------------------------------------------
@@ -202,9 +205,10 @@ class Grader:
             rep.reads_artifacts = bool(reads["artifacts"])
         self._explain_environment(rep, report)
         report.reproducibility = rep
-        if report.metrics:
-            report.score, report.pass_rule = scoring.apply_pass_rule(task, report)
-            report.passed = not report.failures and all(r.met for r in report.pass_rule)
+        self.progress(f"Scoring with the {task.rubric.name} rubric"
+                      + (" (building the Dockerfile offline)" if (staged.root / "Dockerfile").is_file() else ""))
+        report.rubric = rubric.grade(task.rubric_spec(), rubric.Context(report=report, task=task,
+                                                                        submission=staged.root, sandbox=self.sandbox))
 
     def _public_data(self, task: TaskSpec, tmp: Path) -> Path:
         """``/data`` of the training phase: task.json and the public splits, exactly what candidates get."""

@@ -14,7 +14,25 @@ def _models() -> dict[str, type[BaseModel]]:
     from grader.spec.submission import Manifest
     from grader.spec.task import TaskSpec
 
-    return {"task": TaskSpec, "report": Report, "submission": Manifest}
+    return {"task": TaskSpec, "report": Report, "submission": Manifest, "rubric": _rubric_model()}
+
+
+def _rubric_model() -> type[BaseModel]:
+    """The rubric model with its criteria typed as the union of the registered kinds (by ``kind``),
+    for the schema only: loading goes through the registry, so kinds added later validate too."""
+    from typing import Annotated, Union
+
+    from pydantic import Field, create_model
+
+    from grader.rubric.base import kinds, load_builtin_kinds
+    from grader.rubric.spec import RubricSpec, SectionSpec
+
+    load_builtin_kinds()
+    specs = tuple(kinds.get(name).spec for name in kinds.names())
+    criterion = Annotated[Union[specs], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
+    section = create_model("SectionSpec", __base__=SectionSpec, criteria=(list[criterion], Field(min_length=1)))
+    return create_model("RubricSpec", __base__=RubricSpec,
+                        sections=(list[section], Field(min_length=1)))  # type: ignore[valid-type]
 
 
 def schema_for(kind: str) -> dict[str, Any]:

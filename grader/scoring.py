@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from grader import metrics as m
-from grader.report.model import Report, Requirement
 from grader.spec.task import TaskSpec
 
 PROBA_TOLERANCE = 1e-3
@@ -102,19 +101,3 @@ def score(task: TaskSpec, y_true: np.ndarray, checked: Checked) -> tuple[dict[st
     values = m.compute(task.metrics, outcome)
     matrix = {"labels": list(task.classes), "rows": "true", "columns": "predicted", "matrix": m.confusion(outcome)}
     return values, matrix
-
-
-def apply_pass_rule(task: TaskSpec, report: Report) -> tuple[float, list[Requirement]]:
-    """Score 0..100 from the pass rule's metric, and each requirement with the figure it reads."""
-    from grader.figures import get_figure
-
-    headline = report.metrics.get(task.pass_rule.score)
-    metric = m.metrics.get(task.pass_rule.score)
-    points = 0.0
-    if headline is not None:
-        points = headline if metric.higher_is_better else 1 - headline
-    rules = []
-    for r in task.pass_rule.require:
-        value = get_figure(r.metric).value(report)
-        rules.append(Requirement(rule=r.describe(), value=value, met=r.holds(value)))
-    return round(max(0.0, min(100.0, 100 * points)), 2), rules

@@ -63,7 +63,7 @@ QUICK_LATENCY = {"warmup_queries": 2, "min_queries": 20, "min_duration_s": 0.1, 
 
 
 def tasks_copy(dest: Path, *, latency: dict | None = None, reproducibility: dict | None = None,
-               pass_rule: dict | None = None, **limits: object) -> Path:
+               rubric: dict | None = None, **limits: object) -> Path:
     """A tasks folder holding a copy of the credit task with other limits or settings, for fast tests.
 
     ``limits`` update the task's limits; the other sections, when given, update theirs.
@@ -72,7 +72,7 @@ def tasks_copy(dest: Path, *, latency: dict | None = None, reproducibility: dict
     shutil.copytree(TASK_DIR, folder, ignore=shutil.ignore_patterns("examples"))
     spec = yaml.safe_load((folder / "task.yaml").read_text())
     spec["limits"].update(limits)
-    for key, value in (("latency", latency), ("reproducibility", reproducibility), ("pass_rule", pass_rule)):
+    for key, value in (("latency", latency), ("reproducibility", reproducibility), ("rubric", rubric)):
         if value is not None:
             spec[key] = {**spec.get(key, {}), **value}
     (folder / "task.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))

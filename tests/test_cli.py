@@ -76,6 +76,15 @@ def test_reference_passes_and_baseline_fails(tmp_path):
     lat = report["latency"]
     assert lat["measured"] and lat["count"] >= 200 and lat["floor"]["p50_ms"] < lat["p50_ms"]
     assert "Latency" in ref.stdout and "Reproducibility" in ref.stdout
+    # Score and verdict come from the rubric, every criterion explained.
+    rubric = report["rubric"]
+    assert report["score"] == rubric["total"] >= rubric["pass_mark"] and rubric["passed"]
+    points = {c["id"]: c for s in rubric["sections"] for c in s["criteria"]}
+    for full in ("runs-cleanly", "dockerfile", "documentation", "tests", "trained-here", "same-seed-agreement"):
+        assert points[full]["points"] == points[full]["max_points"], points[full]["explanation"]
+    assert all(points[q]["fraction"] >= 0.8 and points[q]["needs_review"] for q in
+               ("serving-latency", "drift-monitoring", "retraining-rollback", "explaining-errors"))
+    assert "Rubric ml-engineer" in ref.stdout
 
     base = run("grade", str(EXAMPLES / "baseline"), "--out", str(tmp_path / "base"))
     assert base.returncode == 1, base.stdout + base.stderr
@@ -83,6 +92,7 @@ def test_reference_passes_and_baseline_fails(tmp_path):
     report = json.loads((tmp_path / "base" / "report.json").read_text())
     assert report["metrics"]["recall"] == 0.0 and not report["passed"]
     assert any(not r["met"] and r["rule"].startswith("recall") for r in report["pass_rule"])
+    assert report["rubric"]["total"] < report["rubric"]["pass_mark"] and report["score"] == report["rubric"]["total"]
 
 
 @pytest.mark.docker

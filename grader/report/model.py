@@ -167,6 +167,59 @@ class Reproducibility(_Model):
     explanation: list[str] = Field(default_factory=list, description="What the figures mean, in plain words.")
 
 
+class Review(_Model):
+    """An interviewer's judgement of one criterion, on top of the automatic one."""
+
+    points: float
+    note: str
+    reviewer: str
+    at: str = Field(description="When, ISO 8601 with time zone.")
+
+
+class CriterionResult(_Model):
+    id: str
+    kind: str
+    title: str
+    points: float = Field(description="The points that count: the review's when there is one, else automatic.")
+    max_points: float
+    automatic_points: float
+    fraction: float | None = Field(description="Share of the points earned automatically; null: not gradable.")
+    explanation: str
+    evidence: list[str] = Field(default_factory=list)
+    needs_review: bool = False
+    required: bool = Field(default=False, description="The submission passes only with this criterion's full points.")
+    gate: Requirement | None = Field(default=None, description="A figure the submission must reach to pass.")
+    review: Review | None = None
+
+
+class SectionResult(_Model):
+    id: str
+    title: str
+    weight: float
+    points: float
+    max_points: float
+    automatic_points: float
+    criteria: list[CriterionResult]
+
+
+class RubricResult(_Model):
+    """The explained score: every point of ``score`` comes from one criterion below."""
+
+    id: str
+    version: int
+    title: str
+    pass_mark: float
+    total: float
+    automatic_total: float
+    passed: bool
+    automatic_passed: bool
+    sections: list[SectionResult]
+    needs_review: list[str] = Field(default_factory=list, description="Criteria whose automatic score a person "
+                                                                      "should check (not yet reviewed).")
+    not_passed_because: list[str] = Field(default_factory=list)
+    reviews_not_applied: list[str] = Field(default_factory=list)
+
+
 class PhaseRun(_Model):
     """One sandbox run: how it ended and what it cost."""
 
@@ -192,7 +245,9 @@ class Report(_Model):
     reproducibility: Reproducibility = Field(default_factory=Reproducibility)
     failures: list[Failure] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    pass_rule: list[Requirement] = Field(default_factory=list)
+    pass_rule: list[Requirement] = Field(default_factory=list, description="What passing requires, each with its "
+                                         "value: the rubric's pass mark, gates and required criteria.")
+    rubric: RubricResult | None = None
     phases: dict[str, PhaseRun] = Field(default_factory=dict)
     environment: dict[str, Any] = Field(default_factory=dict)
     started_at: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -28,7 +29,8 @@ def _fmt(value: object, digits: int = 3) -> str:
 def render(report: Report, console: Console | None = None) -> None:
     console = console or Console()
     label, style = VERDICT[(report.status, report.passed)]
-    head = Text.assemble((label, style), f"   score {report.score:.1f}/100   task {report.task.id}")
+    mark = f" (passes at {report.rubric.pass_mark:g})" if report.rubric is not None else ""
+    head = Text.assemble((label, style), f"   score {report.score:.1f}/100{mark}   task {report.task.id}")
     parts: list = [head]
     if report.metrics:
         table = Table(title="Hidden test metrics", title_justify="left", show_header=True)
@@ -37,14 +39,8 @@ def render(report: Report, console: Console | None = None) -> None:
         for name, value in report.metrics.items():
             table.add_row(name, _fmt(value))
         parts.append(table)
-    if report.pass_rule:
-        rules = Table(title="Pass rule", title_justify="left")
-        rules.add_column("requirement")
-        rules.add_column("value", justify="right")
-        rules.add_column("", justify="center")
-        for r in report.pass_rule:
-            rules.add_row(r.rule, _fmt(r.value), "[green]met[/]" if r.met else "[red]not met[/]")
-        parts.append(rules)
+    if report.rubric is not None:
+        parts.append(_rubric(report))
     if report.confusion_matrix:
         cm = report.confusion_matrix
         table = Table(title="Confusion matrix (rows: true, columns: predicted)", title_justify="left")
@@ -96,7 +92,7 @@ def _latency(report: Report) -> Table:
         extra.append(f"all {lat.full_batch.items}: {_fmt(lat.full_batch.items_per_s, 0)} items/s")
     if lat.peak_memory_mb is not None:
         extra.append(f"peak memory {_fmt(lat.peak_memory_mb, 1)} MB")
-    table.caption = "; ".join(extra) + "".join(f"\n{note}" for note in lat.notes)
+    table.caption = escape("; ".join(extra) + "".join(f"\n{note}" for note in lat.notes))
     table.caption_justify = "left"
     return table
 
@@ -112,9 +108,37 @@ def _reproducibility(report: Report) -> Table:
         table.add_column(col, justify="left" if col in ("run", "artifacts") else "right")
     for run in rep.training_runs:
         label = f"{run.run}" + ("" if run.kind == "same_seed" else " (other seed)")
-        artifacts = (run.artifacts_sha256 or "")[:12] if run.ok else f"[red]{(run.failure or 'failed')[:60]}[/]"
+        artifacts = (run.artifacts_sha256 or "")[:12] if run.ok else f"[red]{escape((run.failure or 'failed')[:60])}[/]"
         table.add_row(label, str(run.seed), _fmt(run.train_s, 1), _fmt(run.predict_s, 1),
                       *(_fmt(run.metrics.get(n)) for n in names), artifacts)
-    table.caption = "\n".join(rep.explanation)
+    table.caption = escape("\n".join(rep.explanation))
     table.caption_justify = "left"
     return table
+
+
+def _rubric(report: Report) -> Group:
+    rubric = report.rubric
+    assert rubric is not None
+    reviewed = any(c.review for s in rubric.sections for c in s.criteria)
+    title = f"Rubric {rubric.id}: {rubric.total:.1f} of 100"
+    if reviewed:
+        title += f" (automatic {rubric.automatic_total:.1f}, with interviewers' reviews {rubric.total:.1f})"
+    table = Table(show_lines=False)
+    table.add_column("criterion")
+    table.add_column("points", justify="right")
+    table.add_column("why")
+    for section in rubric.sections:
+        table.add_row(f"[bold]{escape(section.title)}[/]", f"[bold]{section.points:.1f}/{section.max_points:g}[/]", "")
+        for c in section.criteria:
+            points = f"{c.points:.1f}/{c.max_points:.1f}"
+            if c.review is not None:
+                points = f"{c.automatic_points:.1f} -> {c.points:.1f}/{c.max_points:.1f}"
+            why = escape(c.explanation if len(c.explanation) <= 160 else c.explanation[:159] + "…")
+            if c.review is not None:
+                why += escape(f" [reviewed by {c.review.reviewer}: {c.review.note}]")
+            elif c.needs_review:
+                why += " [dim](to review)[/]"
+            table.add_row(f"  {c.id}", points, why)
+    notes = [f"not passed: {reason}" for reason in rubric.not_passed_because]
+    notes += [f"review not applied: {r}" for r in rubric.reviews_not_applied]
+    return Group(Text(title, style="bold"), table, *(Text(note) for note in notes))

@@ -1,6 +1,7 @@
 """Remove what the docker backend left behind, and the per-process safety net that does it.
 
-Every container and volume the docker backend creates carries the labels ``grader.sandbox=1``,
+Every container, volume and image (the rubric's Dockerfile builds) the grader creates carries the
+labels ``grader.sandbox=1``,
 ``grader.session=<uuid of the DockerSandbox>`` and ``grader.run=<uuid of the run>``. A run
 removes its own resources in ``finally`` blocks; this module covers what survives anyway:
 :func:`prune` (``grader sandbox prune``) and an :mod:`atexit` hook that prunes the sessions of
@@ -34,7 +35,7 @@ def _filters(session: str | None = None, run: str | None = None) -> dict[str, li
 
 
 def prune(client: docker.DockerClient, session: str | None = None, *, run: str | None = None) -> list[str]:
-    """Remove every container, then every volume, labelled ``grader.sandbox=1``.
+    """Remove every container, then every volume and image, labelled ``grader.sandbox=1``.
 
     ``session`` (and ``run``) narrow it to one :class:`DockerSandbox` (one run). Returns the names
     of what was removed. Containers are killed first (``force``); a volume still in use right
@@ -69,6 +70,16 @@ def prune(client: docker.DockerClient, session: str | None = None, *, run: str |
                 raise
             removed.append(name)
             break
+    for image in client.api.images(all=True, filters=filters):
+        try:
+            client.api.remove_image(image["Id"], force=True)
+        except NotFound:
+            continue
+        except APIError as exc:
+            if exc.status_code != 409:
+                raise
+            continue
+        removed.append(image["Id"][:19])
     return removed
 
 

@@ -29,7 +29,7 @@ def describe_validation_error(err: ValidationError, source: str) -> str:
         elif e["type"] == "missing":
             lines.append(f"{source}: missing required key '{loc}'")
         else:
-            lines.append(f"{source}: '{loc}': {e['msg']}")
+            lines.append(f"{source}: '{loc}': {e['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
 

@@ -6,12 +6,15 @@ import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from grader.errors import SpecError, UnknownNameError
 from grader.spec._base import StrictModel, load_model, read_yaml
+
+if TYPE_CHECKING:
+    from grader.rubric.spec import RubricSpec
 
 Suite = Literal["tabular", "nlp", "cv"]
 TASK_FILE = "task.yaml"
@@ -81,34 +84,12 @@ class ReproducibilitySettings(StrictModel):
                                    "spread across seeds tells a lucky seed from a robust model.")
 
 
-class Requirement(StrictModel):
-    """One condition of the pass rule: a figure of the report (a metric such as ``recall``, or
-    ``latency.p95_ms``, ``reproducibility.prediction_agreement``...) at least or at most a value."""
+class TaskRubric(StrictModel):
+    """The rubric that scores this task, and the task's own settings for some of its criteria
+    (thresholds differ from task to task: ``{recall: {zero: 0.4, full: 0.8, gate: 0.6}}``)."""
 
-    metric: str
-    at_least: float | None = None
-    at_most: float | None = None
-
-    @model_validator(mode="after")
-    def _one_bound(self) -> Requirement:
-        if (self.at_least is None) == (self.at_most is None):
-            raise ValueError(f"requirement on {self.metric!r} needs exactly one of 'at_least' or 'at_most'")
-        return self
-
-    def holds(self, value: float | None) -> bool:
-        if value is None:
-            return False
-        return value >= self.at_least if self.at_least is not None else value <= self.at_most  # type: ignore[operator]
-
-    def describe(self) -> str:
-        return f"{self.metric} >= {self.at_least}" if self.at_least is not None else f"{self.metric} <= {self.at_most}"
-
-
-class PassRule(StrictModel):
-    """Decides ``passed`` and ``score`` until a rubric takes over: score = 100 x the named metric."""
-
-    score: str = "f1"
-    require: list[Requirement] = Field(default_factory=list)
+    name: str = "ml-engineer"
+    criteria: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class TaskSpec(StrictModel):
@@ -127,7 +108,7 @@ class TaskSpec(StrictModel):
     latency: LatencySettings = Field(default_factory=LatencySettings)
     reproducibility: ReproducibilitySettings = Field(default_factory=ReproducibilitySettings)
     seed: int = 20261122
-    pass_rule: PassRule
+    rubric: TaskRubric = Field(default_factory=TaskRubric)
 
     _root: Path | None = PrivateAttr(default=None)
 
@@ -150,20 +131,27 @@ class TaskSpec(StrictModel):
             raise ValueError("a tabular task must list its feature_columns")
         if self.label_column in self.feature_columns:
             raise ValueError(f"label_column {self.label_column!r} must not be a feature column")
-        from grader.figures import get_figure
-
-        for name in [*self.metrics, self.pass_rule.score]:
+        for name in self.metrics:
             if name not in registry:
                 raise ValueError(str(UnknownNameError("metric", name, registry.names())))
-        for req in self.pass_rule.require:
-            try:
-                get_figure(req.metric)
-            except UnknownNameError as exc:
-                raise ValueError(str(exc)) from None
-        for name in [self.pass_rule.score, *(r.metric for r in self.pass_rule.require)]:
-            if name in registry and name not in self.metrics:
-                raise ValueError(f"pass_rule uses metric {name!r}, which is not in this task's metrics")
         return self
+
+    def rubric_spec(self) -> RubricSpec:
+        """The task's rubric with the task's settings applied (errors name the task file)."""
+        from grader.rubric.spec import get_rubric, with_criteria
+
+        source = str(self._root / TASK_FILE) if self._root else self.id
+        try:
+            rubric = get_rubric(self.rubric.name)
+        except UnknownNameError as exc:
+            raise SpecError(f"{source}: rubric: {exc.message}", exc.hint) from None
+        rubric = with_criteria(rubric, self.rubric.criteria, source)
+        for name in self.rubric.criteria:
+            figure = getattr(next(c for c in rubric.criteria() if c.id == name), "figure", None)
+            if figure in registry_names() and figure not in self.metrics:
+                raise SpecError(f"{source}: rubric criterion {name!r} scores {figure!r}, which is not in this "
+                                "task's metrics", f"add {figure} to metrics")
+        return rubric
 
     @property
     def root(self) -> Path:
@@ -208,7 +196,14 @@ def load_task(path: Path) -> TaskSpec:
         raise SpecError(f"{file}: id {task.id!r} does not match its folder {expected!r}",
                         f"set id: {expected} or move the folder")
     task._root = file.parent
+    task.rubric_spec()  # a task whose rubric does not load is not a task
     return task
+
+
+def registry_names() -> list[str]:
+    from grader.metrics import metrics
+
+    return metrics.names()
 
 
 def with_overrides(task: TaskSpec, overrides: Mapping[str, object]) -> TaskSpec:

@@ -43,13 +43,14 @@ def test_unknown_key_names_key_and_file(task_copy):
     (lambda s: s.update(positive_class="ugly"), "positive_class 'ugly' is not one of"),
     (lambda s: s.update(metrics=["precison"]), "did you mean 'precision'"),
     (lambda s: s.update(version=2), "'version'"),
-    (lambda s: s["pass_rule"]["require"].append({"metric": "recall"}), "exactly one of"),
     (lambda s: s.update(id="tabular/other"), "does not match its folder"),
     (lambda s: s.pop("label_column"), "missing required key 'label_column'"),
-    (lambda s: s["pass_rule"]["require"].append({"metric": "latency.p95", "at_most": 1}),
-     "did you mean 'latency.p95_ms'"),
-    (lambda s: s["pass_rule"]["require"].append({"metric": "balanced_accuracy", "at_least": 0.5}),
-     "pass_rule uses metric 'balanced_accuracy', which is not in this task's metrics"),
+    (lambda s: s["rubric"].update(name="ml-engineers"), "rubric: unknown rubric 'ml-engineers'"),
+    (lambda s: s["rubric"]["criteria"].update(recal={"zero": 0.1}), "did you mean 'recall'"),
+    (lambda s: s["rubric"]["criteria"].update(recall={"zero": 0.9, "full": 0.5}), "must be above 'zero'"),
+    (lambda s: s["rubric"]["criteria"].update(recall={"kind": "check"}), "not its id or kind"),
+    (lambda s: s["rubric"]["criteria"].update(recall={"figure": "balanced_accuracy"}),
+     "scores 'balanced_accuracy', which is not in this task's metrics"),
     (lambda s: s.update(latency={"min_duration_s": 10, "max_duration_s": 5}), "max_duration_s must be at least"),
     (lambda s: s.update(latency={"batch_sizes": [0]}), "batch_sizes must be positive"),
     (lambda s: s.update(reproducibility={"runs": 0}), "'reproducibility.runs'"),
@@ -75,14 +76,12 @@ def test_exported_schemas_are_up_to_date():
         assert committed == schema_for(kind), f"run `python -m grader.schemas` to refresh schemas/{kind}.schema.json"
 
 
-def test_pass_rule_may_require_latency_and_reproducibility_figures(task_copy):
-    edit(task_copy, lambda s: s["pass_rule"]["require"].extend([
-        {"metric": "latency.p95_ms", "at_most": 100},
-        {"metric": "reproducibility.prediction_agreement", "at_least": 0.99}]))
-    task = load_task(task_copy)
-    assert [r.describe() for r in task.pass_rule.require][-2:] == [
-        "latency.p95_ms <= 100.0", "reproducibility.prediction_agreement >= 0.99"]
-    assert task.latency.min_queries == 200 and task.reproducibility.runs == 2  # defaults
+def test_task_thresholds_are_applied_to_its_rubric(task_copy):
+    edit(task_copy, lambda s: s["rubric"]["criteria"].update(recall={"zero": 0.5, "full": 0.9, "gate": 0.7}))
+    rubric = load_task(task_copy).rubric_spec()
+    recall = next(c for c in rubric.criteria() if c.id == "recall")
+    assert (recall.zero, recall.full, recall.gate) == (0.5, 0.9, 0.7)
+    assert recall.gate_rule() == "recall >= 0.7"
 
 
 def test_overrides_are_validated_like_the_file():

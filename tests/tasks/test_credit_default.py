@@ -55,9 +55,9 @@ def test_task_loads(task: TaskSpec) -> None:
     assert task.classes == ["good", "bad"]
     assert task.positive_class == "bad"
     assert task.metrics == ["precision", "recall", "f1", "accuracy", "roc_auc", "average_precision"]
-    assert task.pass_rule.score == "f1"
-    assert {r.metric for r in task.pass_rule.require} == {"recall", "precision", "latency.p95_ms",
-                                                          "reproducibility.prediction_agreement"}
+    assert task.rubric.name == "ml-engineer"
+    gates = {c.id: c.gate_rule() for c in task.rubric_spec().criteria() if getattr(c, "gate", None) is not None}
+    assert gates == {"recall": "recall >= 0.6", "precision": "precision >= 0.5"}
     assert task.data.script == "make_splits.py" and (TASK_DIR / task.data.script).is_file()
     assert (TASK_DIR / "data" / "LICENSE.md").is_file()
     assert (TASK_DIR / "README.md").is_file()

@@ -1,0 +1,79 @@
+"""What a criterion kind is: a spec model for its YAML, and a function from a context to an outcome.
+
+Kinds are registered by name (``metric``, ``check``, ``question``); a rubric's criterion names its
+kind, and an unknown name gets a "did you mean". A kind never raises for a bad submission: what it
+cannot grade it says so in its outcome.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import Field
+
+from grader.registry import Registry
+from grader.spec._base import StrictModel
+
+if TYPE_CHECKING:
+    from grader.report.model import Report, Requirement
+    from grader.sandbox.base import Sandbox
+    from grader.spec.task import TaskSpec
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+
+
+class CriterionSpec(StrictModel):
+    """Fields every criterion has, whatever its kind."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Unique in the rubric; reviews and task overrides name it.")
+    kind: str
+    title: str
+    description: str = ""
+    weight: float = Field(default=1.0, gt=0, description="Share of its section, relative to the other criteria.")
+    required: bool = Field(default=False, description="The submission passes only with this criterion's full points.")
+
+
+@dataclass
+class Context:
+    """What a criterion may look at: the report so far, the submission's files, the task, the sandbox."""
+
+    report: Report
+    task: TaskSpec
+    submission: Path | None = None
+    sandbox: Sandbox | None = None
+
+
+@dataclass
+class Outcome:
+    """``fraction`` of the criterion's points (None: could not be graded, scores 0), and why."""
+
+    fraction: float | None
+    explanation: str
+    evidence: list[str] = field(default_factory=list)
+    needs_review: bool = False
+    gate: Requirement | None = None
+
+
+class CriterionKind(abc.ABC):
+    """A kind of criterion. Subclasses set ``name`` and ``spec`` and register with :data:`kinds`."""
+
+    name: ClassVar[str]
+    spec: ClassVar[type[CriterionSpec]]
+
+    @abc.abstractmethod
+    def grade(self, spec: CriterionSpec, ctx: Context) -> Outcome:
+        """Grade one criterion of this kind."""
+
+
+kinds: Registry[type[CriterionKind]] = Registry("criterion kind")
+BUILTIN_KINDS = ("grader.rubric.metric", "grader.rubric.checks", "grader.rubric.question")
+
+
+def load_builtin_kinds() -> None:
+    import importlib
+
+    for module in BUILTIN_KINDS:
+        importlib.import_module(module)

@@ -1,0 +1,49 @@
+"""Metric criteria: thresholds and linear scales, in the direction the figure says is better."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.rubric.engine import grade
+from tests.rubric.conftest import metric, rubric, section
+
+
+def _one(ctx, criterion: dict):
+    result = grade(rubric(section("s", 100, criterion)), ctx)
+    return result.sections[0].criteria[0]
+
+
+@pytest.mark.parametrize("settings, points", [
+    ({"zero": 0.5, "full": 0.9}, 50.0),     # recall 0.7: halfway up
+    ({"zero": 0.7, "full": 0.9}, 0.0),      # at zero
+    ({"zero": 0.3, "full": 0.6}, 100.0),    # above full: capped
+    ({"threshold": 0.7}, 100.0),            # meets it exactly
+    ({"threshold": 0.71}, 0.0),
+])
+def test_higher_is_better(ctx, settings, points):
+    assert _one(ctx, metric("r", "recall", **settings)).points == points
+
+
+@pytest.mark.parametrize("settings, points", [
+    ({"zero": 220, "full": 20}, 50.0),      # p95 120 ms: halfway down
+    ({"zero": 100, "full": 20}, 0.0),       # slower than zero
+    ({"threshold": 150}, 100.0),            # at most 150 ms
+    ({"threshold": 100}, 0.0),
+])
+def test_lower_is_better(ctx, settings, points):
+    assert _one(ctx, metric("l", "latency.p95_ms", **settings)).points == points
+
+
+def test_explanation_and_gate(ctx):
+    c = _one(ctx, metric("p", "precision", zero=0.3, full=0.8, gate=0.6))
+    assert c.points == 50.0 and c.gate is not None and not c.gate.met and c.gate.rule == "precision >= 0.6"
+    assert "precision is 0.55" in c.explanation and "from 0.3 (none) to 0.8 (all)" in c.explanation
+    assert "precision >= 0.6 is required (NOT met)" in c.explanation
+
+
+def test_a_missing_figure_scores_nothing_and_says_why(ctx):
+    c = _one(ctx, metric("a", "roc_auc", zero=0.5, full=0.9))
+    assert c.points == 0.0 and "was not measured" in c.explanation
+    ctx.report.reproducibility.runs = 1
+    c = _one(ctx, metric("spread", "reproducibility.seed_spread", zero=0.1, full=0.0))
+    assert "trained only once" in c.explanation

@@ -1,0 +1,117 @@
+"""Written answers: found however they are formatted, graded on key points in sentences, not on keywords."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from grader.rubric import answers as md
+from grader.rubric.engine import grade
+from grader.rubric.question import QuestionSpec, grade_answer, term_pattern
+from grader.rubric.spec import get_rubric
+from tests.helpers import EXAMPLES
+from tests.rubric.conftest import rubric, section
+
+QUESTION = {
+    "id": "rollout", "kind": "question", "title": "Rollout", "min_words": 30,
+    "question": "How would you roll out a new model?",
+    "key_points": [
+        {"id": "shadow", "description": "Runs it in shadow mode first.", "terms": ["shadow"]},
+        {"id": "canary", "description": "Sends a small share of traffic to it.",
+         "terms": ["canary", "share of traffic"]},
+        {"id": "rollback", "description": "Can roll back at once.", "terms": ["roll back", "rollback"]},
+        {"id": "metrics", "description": "Compares recall.", "patterns": [r"\brecall\b"], "weight": 2},
+    ],
+}
+SPEC = QuestionSpec.model_validate(QUESTION)
+
+
+def _grade(text: str):
+    found = md.find(md.parse(textwrap.dedent(text)), "rollout")
+    assert found is not None
+    return grade_answer(SPEC, found)
+
+
+GOOD = """
+    ## rollout
+
+    First the new model would run in shadow mode next to the live one for two weeks, so we can
+    compare its recall with the live model on the same applications without acting on it.
+    Then it would take a canary slice of traffic, and only after a week without alarms all of it.
+    If anything looks wrong, we roll back by pointing the service at the previous version again.
+"""
+
+
+def test_a_real_answer_covers_its_key_points_with_line_numbers():
+    outcome = _grade(GOOD)
+    assert outcome.fraction == 1.0 and outcome.needs_review
+    assert "covers 4 of 4 key points" in outcome.explanation
+    assert outcome.evidence[0].startswith('shadow: line 4: "First the new model would run in shadow mode')
+
+
+@pytest.mark.parametrize("heading", ["## rollout", "## Rollout", "##  `rollout`", "## 3. rollout",
+                                     "## rollout: how to ship it", "### ROLLOUT", "## **rollout**"])
+def test_headings_are_found_whatever_their_formatting(heading):
+    assert _grade(GOOD.replace("## rollout", heading)).fraction == 1.0
+
+
+def test_formatting_inside_the_answer_does_not_matter():
+    formatted = """
+        ## rollout
+        - First the new model would run in **shadow mode** next to the live one, so we can compare its
+          `recall` with the live model's on the same applications.
+        - Then a *canary* slice of traffic takes it, and only after a week without alarms all of it goes over.
+        - If anything looks wrong we [roll back](https://example.com) by pointing the service at the old version.
+    """
+    assert _grade(formatted).fraction == 1.0
+
+
+@pytest.mark.parametrize("stuffing", [
+    "## rollout\nshadow, canary, rollback, recall, share of traffic, roll back, shadow mode, canary release\n",
+    "## rollout\n- shadow\n- canary\n- rollback\n- recall\n",
+    "## rollout\nWe use shadow canary rollback recall roll back share of traffic shadow canary rollback recall.\n",
+    "## rollout\n| shadow | canary | rollback | recall |\n|---|---|---|---|\n",
+])
+def test_keyword_stuffing_scores_nothing_and_is_called_out(stuffing):
+    outcome = _grade(stuffing)
+    assert outcome.fraction == 0.0
+    assert "not counted" in outcome.explanation
+
+
+def test_one_sentence_backs_at_most_two_key_points():
+    text = ("## rollout\nWe would use a shadow deployment, then a canary, then a rollback plan, all judged on recall "
+            "over a long period of several weeks in production.\n")
+    outcome = _grade(text)
+    assert "covers 2 of 4" in outcome.explanation
+
+
+def test_short_answers_earn_a_share_of_the_points():
+    outcome = _grade("## rollout\nThe model would first run in shadow mode for a while.\n")
+    assert "covers 1 of 4" in outcome.explanation and "shorter than the 30 words" in outcome.explanation
+    assert outcome.fraction == pytest.approx(0.2 * 11 / 30, abs=1e-3)  # 1 point of weight 1 in 5; 11 of 30 words
+
+
+def test_missing_and_empty_answers(ctx):
+    result = grade(rubric(section("q", 100, QUESTION)), ctx)
+    assert result.sections[0].criteria[0].points == 0 and "ANSWERS.md is missing" in \
+        result.sections[0].criteria[0].explanation
+    (ctx.submission / "ANSWERS.md").write_text("## other\nSomething else entirely.\n\n## rollout\n\n")
+    c = grade(rubric(section("q", 100, QUESTION)), ctx).sections[0].criteria[0]
+    assert c.points == 0 and "'## rollout' section of ANSWERS.md is empty" in c.explanation and c.needs_review
+
+
+def test_terms_match_word_forms_and_separators():
+    assert term_pattern("retrain").search("we retrained it")
+    assert term_pattern("start-up").search("at startup") and term_pattern("start-up").search("at start up")
+    assert term_pattern("ms").search("12 ms") and not term_pattern("ms").search("msg")
+    assert not term_pattern("psi").search("psychology")
+
+
+def test_the_examples_answers_rank_as_they_should():
+    questions = get_rubric("ml-engineer").questions()
+    scores = {}
+    for name in ("reference", "baseline"):
+        parsed = md.parse((EXAMPLES / name / "ANSWERS.md").read_text())
+        scores[name] = [grade_answer(q, md.find(parsed, q.id)).fraction for q in questions]  # type: ignore[arg-type]
+    assert min(scores["reference"]) >= 0.8 and max(scores["baseline"]) <= 0.5
