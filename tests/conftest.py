@@ -37,3 +37,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason}; CI=true, so docker tests must run, not be skipped", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_box():
+    """One docker sandbox for the tests that grade or build with it (each run is fresh anyway)."""
+    from grader.sandbox import get_backend
+
+    sandbox = get_backend("docker")
+    yield sandbox
+    sandbox.close()

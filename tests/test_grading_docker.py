@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from grader.grading import Grader
-from grader.sandbox import get_backend
 from tests.helpers import MINI_MODEL, QUICK_LATENCY, TASK_DIR, make_submission, tasks_copy
 
 pytestmark = pytest.mark.docker
@@ -31,13 +30,6 @@ def fast_tasks(tmp_path_factory):
                       predict_timeout_s=90, memory_mb=384, pids=48, artifacts_mb=8)
 
 
-@pytest.fixture(scope="module")
-def box():
-    sandbox = get_backend("docker")
-    yield sandbox
-    sandbox.close()
-
-
 @pytest.fixture(autouse=True)
 def no_leftovers(client):
     yield
@@ -45,10 +37,10 @@ def no_leftovers(client):
     assert client.volumes.list(filters={"label": LABEL}) == []
 
 
-def grade(box, tasks_root, submission: Path, out: Path, **limits):
+def grade(docker_box, tasks_root, submission: Path, out: Path, **limits):
     if limits:
         tasks_root = tasks_copy(out.parent / f"tasks-{out.name}", latency=QUICK_LATENCY, **limits)
-    return Grader(box, tasks_root=tasks_root).grade(submission, out_dir=out)
+    return Grader(docker_box, tasks_root=tasks_root).grade(submission, out_dir=out)
 
 
 def only_failure(report):
@@ -56,8 +48,8 @@ def only_failure(report):
     return report.failures[0]
 
 
-def test_mini_submission_is_graded(box, fast_tasks, tmp_path):
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s"), tmp_path / "out")
+def test_mini_submission_is_graded(docker_box, fast_tasks, tmp_path):
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s"), tmp_path / "out")
     assert report.status == "graded" and report.failures == []
     assert report.metrics["recall"] == 0.0  # majority class never predicts "bad"
     assert report.passed is False and report.exit_code == 1
@@ -68,33 +60,33 @@ def test_mini_submission_is_graded(box, fast_tasks, tmp_path):
     assert len(pd.read_csv(tmp_path / "out" / "predictions.csv")) == sum(map(sum, report.confusion_matrix["matrix"]))
 
 
-def test_crash_in_train_shows_stderr_tail(box, fast_tasks, tmp_path):
+def test_crash_in_train_shows_stderr_tail(docker_box, fast_tasks, tmp_path):
     train = "import sys\nprint('loading data', file=sys.stderr)\nraise RuntimeError('boom in training')\n"
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
     failure = only_failure(report)
     assert (report.status, failure.phase, failure.kind) == ("graded", "train", "crash")
     assert "exit code 1" in failure.message and "RuntimeError: boom in training" in failure.detail
     assert report.exit_code == 1 and "predict" not in report.phases
 
 
-def test_timeout_kills_training(box, fast_tasks, tmp_path):
+def test_timeout_kills_training(docker_box, fast_tasks, tmp_path):
     train = "import time\nprint('starting', flush=True)\ntime.sleep(120)\n"
     started = time.monotonic()
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out",
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out",
                    train_timeout_s=3)
     failure = only_failure(report)
     assert failure.kind == "timeout" and "within 3 s" in failure.message
     assert report.phases["train"].timed_out and time.monotonic() - started < 60
 
 
-def test_oom_is_detected(box, fast_tasks, tmp_path):
+def test_oom_is_detected(docker_box, fast_tasks, tmp_path):
     train = "chunks = []\nwhile True:\n    chunks.append(bytearray(32 * 1024 * 1024))\n"
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
     failure = only_failure(report)
     assert failure.kind == "oom" and "384 MB" in failure.message and report.phases["train"].oom_killed
 
 
-def test_fork_bomb_hits_the_process_limit(box, fast_tasks, tmp_path):
+def test_fork_bomb_hits_the_process_limit(docker_box, fast_tasks, tmp_path):
     train = """
     import os, time
     for _ in range(10_000):
@@ -104,38 +96,38 @@ def test_fork_bomb_hits_the_process_limit(box, fast_tasks, tmp_path):
             break
     time.sleep(2)
     """
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out",
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out",
                    train_timeout_s=15)
     failure = only_failure(report)
     assert failure.kind == "limit_exceeded" and "processes" in failure.message
 
 
-def test_network_is_unreachable(box, fast_tasks, tmp_path):
+def test_network_is_unreachable(docker_box, fast_tasks, tmp_path):
     train = """
     import socket, sys
     print("interfaces:", [name for _, name in socket.if_nameindex()], file=sys.stderr)
     socket.create_connection(("192.0.2.1", 80), timeout=5)
     """
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
     failure = only_failure(report)
     assert failure.kind == "crash" and "no network" in failure.message
     assert "interfaces: ['lo']" in failure.detail and "Network is unreachable" in failure.detail
 
 
 @pytest.mark.parametrize("target", ["/workspace/model.json", "/etc/model.json", "/model.json", "/data/x.csv"])
-def test_writing_outside_artifacts_fails(box, fast_tasks, tmp_path, target):
+def test_writing_outside_artifacts_fails(docker_box, fast_tasks, tmp_path, target):
     train = f"open({target!r}, 'w').write('x')\n"
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
     failure = only_failure(report)
     assert failure.kind == "crash"
     assert "Read-only file system" in failure.detail or "Permission denied" in failure.detail
     assert "/artifacts" in failure.message
 
 
-def test_artifacts_disk_cap(box, fast_tasks, tmp_path):
+def test_artifacts_disk_cap(docker_box, fast_tasks, tmp_path):
     # 20 MiB into an /artifacts capped at 8 MB
     train = "import os\nopen(os.environ['GRADER_ARTIFACTS_DIR'] + '/m.bin', 'wb').write(b'0' * (20 << 20))\n"
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s", train=train), tmp_path / "out")
     failure = only_failure(report)
     assert failure.kind == "limit_exceeded" and "8 MB for /artifacts" in failure.message
 
@@ -145,17 +137,17 @@ def test_artifacts_disk_cap(box, fast_tasks, tmp_path):
     ("return [0] * len(inputs)", "not among the task's classes"),
     ("return [None] * len(inputs)", "predictions are missing"),
 ])
-def test_malformed_predictions(box, fast_tasks, tmp_path, predict, message):
+def test_malformed_predictions(docker_box, fast_tasks, tmp_path, predict, message):
     model = MINI_MODEL.replace("return [self.label] * len(inputs)", predict)
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s", model=model), tmp_path / "out")
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s", model=model), tmp_path / "out")
     failure = only_failure(report)
     assert (failure.phase, failure.kind) == ("predict", "invalid_output") and message in failure.message
     assert report.passed is False and report.exit_code == 1
 
 
-def test_load_failure_is_a_crash_with_traceback(box, fast_tasks, tmp_path):
+def test_load_failure_is_a_crash_with_traceback(docker_box, fast_tasks, tmp_path):
     model = "def load(artifacts_dir):\n    raise ValueError('cannot find weights')\n"
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s", model=model), tmp_path / "out")
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s", model=model), tmp_path / "out")
     failure = only_failure(report)
     assert failure.kind == "crash" and "model:load('/artifacts') raised" in failure.message
     assert "ValueError: cannot find weights" in failure.detail
@@ -205,7 +197,7 @@ def _hashes(lines: list[bytes]) -> set[str]:
     return {hashlib.sha256(line.strip()).hexdigest() for line in lines}
 
 
-def test_hidden_labels_never_enter_any_container(box, fast_tasks, tmp_path):
+def test_hidden_labels_never_enter_any_container(docker_box, fast_tasks, tmp_path):
     hidden = (TASK_DIR / "data" / "test.csv").read_bytes().splitlines()
     header = hidden[0].split(b",")
     label_at = header.index(b"Status")
@@ -224,7 +216,7 @@ def test_hidden_labels_never_enter_any_container(box, fast_tasks, tmp_path):
         "def load(artifacts_dir):",
         f"def load(artifacts_dir):\n    scan({needles!r}, {features!r}, {_hashes([harness_line])!r})")
     # One training run: a repeated run's containers are made exactly like the first's.
-    report = grade(box, fast_tasks, make_submission(tmp_path / "s", train=train, model=model), tmp_path / "out",
+    report = grade(docker_box, fast_tasks, make_submission(tmp_path / "s", train=train, model=model), tmp_path / "out",
                    reproducibility={"runs": 1}, train_timeout_s=300, predict_timeout_s=300, memory_mb=1024)
     assert report.failures == [], report.failures
     logs = tmp_path / "out" / "logs"
@@ -236,9 +228,9 @@ def test_hidden_labels_never_enter_any_container(box, fast_tasks, tmp_path):
         assert int(line.split()[1]) > 1000, line  # it really walked the whole file system
 
 
-def test_invalid_submission_exits_3_without_running(box, fast_tasks, tmp_path):
+def test_invalid_submission_exits_3_without_running(docker_box, fast_tasks, tmp_path):
     sub = make_submission(tmp_path / "s")
     (sub / "requirements.txt").write_text("pandas\n")
-    report = grade(box, fast_tasks, sub, tmp_path / "out")
+    report = grade(docker_box, fast_tasks, sub, tmp_path / "out")
     assert report.status == "invalid" and report.exit_code == 3 and report.phases == {}
     assert only_failure(report).kind == "invalid_submission"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 
 from grader.grading import Grader
-from grader.sandbox import get_backend
 from tests.helpers import MINI_MODEL, MINI_TRAIN, QUICK_LATENCY, make_submission, tasks_copy
 
 pytestmark = pytest.mark.docker
@@ -50,16 +49,9 @@ for what, attempt in {
 LATENCY = {**QUICK_LATENCY, "min_queries": 60, "min_duration_s": 1.0}
 
 
-@pytest.fixture(scope="module")
-def box():
-    sandbox = get_backend("docker")
-    yield sandbox
-    sandbox.close()
-
-
-def grade(box, tmp_path, submission, **sections):
+def grade(docker_box, tmp_path, submission, **sections):
     tasks = tasks_copy(tmp_path / "tasks", train_timeout_s=120, predict_timeout_s=120, **sections)
-    return Grader(box, tasks_root=tasks).grade(submission, out_dir=tmp_path / "out")
+    return Grader(docker_box, tasks_root=tasks).grade(submission, out_dir=tmp_path / "out")
 
 
 def _assert_near_sleep(report) -> None:
@@ -72,8 +64,8 @@ def _assert_near_sleep(report) -> None:
     assert lat.p50_ms > SLEEP_MS and lat.min_ms >= SLEEP_MS, "a sleep is never shorter than asked"
 
 
-def test_a_sleeping_predictor_is_reported_at_its_sleep(box, tmp_path):
-    report = grade(box, tmp_path, make_submission(tmp_path / "s", model=SLEEPY_MODEL), latency=LATENCY,
+def test_a_sleeping_predictor_is_reported_at_its_sleep(docker_box, tmp_path):
+    report = grade(docker_box, tmp_path, make_submission(tmp_path / "s", model=SLEEPY_MODEL), latency=LATENCY,
                    reproducibility={"runs": 1},
                    rubric={"criteria": {"latency-p95": {"gate": 5}}})
     assert report.status == "graded" and report.failures == [], report.failures
@@ -87,8 +79,8 @@ def test_a_sleeping_predictor_is_reported_at_its_sleep(box, tmp_path):
     assert report.passed is False and any("latency-p95" in r for r in report.rubric.not_passed_because)
 
 
-def test_rewriting_the_clock_in_the_model_changes_nothing(box, tmp_path):
-    report = grade(box, tmp_path, make_submission(tmp_path / "s", model=CHEATING_MODEL), latency=LATENCY,
+def test_rewriting_the_clock_in_the_model_changes_nothing(docker_box, tmp_path):
+    report = grade(docker_box, tmp_path, make_submission(tmp_path / "s", model=CHEATING_MODEL), latency=LATENCY,
                    reproducibility={"runs": 1})
     assert report.status == "graded" and report.failures == [], report.failures
     _assert_near_sleep(report)
@@ -121,10 +113,10 @@ def load(artifacts_dir):
 
 
 @pytest.mark.parametrize("cause", sorted(UNSTABLE))
-def test_training_that_depends_on_more_than_the_seed_is_not_reproducible(box, tmp_path, cause):
+def test_training_that_depends_on_more_than_the_seed_is_not_reproducible(docker_box, tmp_path, cause):
     train = UNSTABLE[cause] + ("import json, os\njson.dump({'salt': salt}, open(os.path.join("
                                "os.environ['GRADER_ARTIFACTS_DIR'], 'model.json'), 'w'))\n")
-    report = grade(box, tmp_path, make_submission(tmp_path / "s", train=train, model=SALTED_MODEL),
+    report = grade(docker_box, tmp_path, make_submission(tmp_path / "s", train=train, model=SALTED_MODEL),
                    latency=QUICK_LATENCY)
     rep = report.reproducibility
     assert report.status == "graded" and report.failures == [], report.failures
@@ -138,13 +130,13 @@ def test_training_that_depends_on_more_than_the_seed_is_not_reproducible(box, tm
     assert report.latency.single_batch_agreement == 1.0
 
 
-def test_a_model_shipped_in_the_submission_and_mismatched_pins_are_reported(box, tmp_path):
+def test_a_model_shipped_in_the_submission_and_mismatched_pins_are_reported(docker_box, tmp_path):
     """Training writes nothing; the model reads a file shipped with the code. Reproducible, but not honest."""
     train = "print('nothing to train: the model ships with the code')\n"
     model = MINI_MODEL.replace('os.path.join(artifacts_dir, "model.json")', '"shipped.json"')
     sub = make_submission(tmp_path / "s", train=train, model=model,
                           extra={"shipped.json": '{"label": "good"}', "requirements.txt": "pandas==2.2.0\n"})
-    report = grade(box, tmp_path, sub, latency=QUICK_LATENCY, reproducibility={"runs": 2, "other_seed": 7})
+    report = grade(docker_box, tmp_path, sub, latency=QUICK_LATENCY, reproducibility={"runs": 2, "other_seed": 7})
     rep = report.reproducibility
     assert report.status == "graded" and report.failures == [], report.failures
     assert [(r.seed, r.kind) for r in rep.training_runs] == [(report.environment["seed"], "same_seed"),
@@ -163,8 +155,8 @@ def test_a_model_shipped_in_the_submission_and_mismatched_pins_are_reported(box,
     assert any("shipped.json" in w for w in report.warnings)
 
 
-def test_mini_submission_with_default_settings_is_reproducible(box, tmp_path):
-    report = grade(box, tmp_path, make_submission(tmp_path / "s", train=MINI_TRAIN))
+def test_mini_submission_with_default_settings_is_reproducible(docker_box, tmp_path):
+    report = grade(docker_box, tmp_path, make_submission(tmp_path / "s", train=MINI_TRAIN))
     rep = report.reproducibility
     assert report.status == "graded" and report.failures == [], report.failures
     assert rep.runs == 2 and rep.prediction_agreement == 1.0 and rep.artifacts_identical is True

@@ -6,17 +6,9 @@ import docker
 import pytest
 
 from grader.rubric.dockerfile import check, parse
-from grader.sandbox import get_backend
 from grader.sandbox.base import Limits
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def box():
-    sandbox = get_backend("docker")
-    yield sandbox
-    sandbox.close()
 
 
 @pytest.fixture(autouse=True)
@@ -27,11 +19,11 @@ def nothing_left():
     assert client.api.images(filters={"label": "grader.sandbox=1"}) == []
 
 
-def build(box, tmp_path, dockerfile: str, files: dict[str, str] | None = None, **kw):
+def build(docker_box, tmp_path, dockerfile: str, files: dict[str, str] | None = None, **kw):
     for name, text in {"Dockerfile": dockerfile, **(files or {})}.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    return check(tmp_path / "Dockerfile", box, limits=Limits(memory_mb=512, pids=64), **kw)
+    return check(tmp_path / "Dockerfile", docker_box, limits=Limits(memory_mb=512, pids=64), **kw)
 
 
 def test_parse_handles_comments_and_continuations():
@@ -40,8 +32,8 @@ def test_parse_handles_comments_and_continuations():
                                                            ("CMD", '["c"]', 7)]
 
 
-def test_a_service_image_builds_offline(box, tmp_path):
-    outcome = build(box, tmp_path, "FROM python:3.11-slim\nARG APP=/srv/app\nWORKDIR $APP\n"
+def test_a_service_image_builds_offline(docker_box, tmp_path):
+    outcome = build(docker_box, tmp_path, "FROM python:3.11-slim\nARG APP=/srv/app\nWORKDIR $APP\n"
                                    "COPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\n"
                                    "COPY src/ ./src/\nRUN python -c \"import src.serve\"\nENV PORT=8080\n"
                                    "EXPOSE 8080\nCMD [\"python\", \"-m\", \"src.serve\"]\n",
@@ -50,8 +42,8 @@ def test_a_service_image_builds_offline(box, tmp_path):
     assert any("FROM python:3.11-slim -> the runtime image" in line for line in outcome.evidence)
 
 
-def test_without_cmd_it_builds_but_does_not_say_how_to_start(box, tmp_path):
-    outcome = build(box, tmp_path, "FROM python:3.11\nRUN echo built\n")
+def test_without_cmd_it_builds_but_does_not_say_how_to_start(docker_box, tmp_path):
+    outcome = build(docker_box, tmp_path, "FROM python:3.11\nRUN echo built\n")
     assert outcome.fraction == 0.75 and "no CMD or ENTRYPOINT" in outcome.explanation
 
 
@@ -63,12 +55,12 @@ def test_without_cmd_it_builds_but_does_not_say_how_to_start(box, tmp_path):
     ("FROM python:3.11\nADD https://example.com/model.bin /m\n", "needs the network"),
     ("FROM python:3.11\nRUN chown 1000 /etc/passwd\n", "exited with code 1"),  # root, but no CAP_CHOWN
 ])
-def test_what_does_not_build_says_why(box, tmp_path, dockerfile, message):
-    outcome = build(box, tmp_path, dockerfile)
+def test_what_does_not_build_says_why(docker_box, tmp_path, dockerfile, message):
+    outcome = build(docker_box, tmp_path, dockerfile)
     assert outcome.fraction == 0.25 and message in outcome.explanation, outcome
 
 
-def test_a_fork_bomb_in_run_is_contained(box, tmp_path):
-    outcome = build(box, tmp_path, "FROM python:3.11\nRUN python3 -c \"import os\\nwhile True: os.fork()\"\n",
+def test_a_fork_bomb_in_run_is_contained(docker_box, tmp_path):
+    outcome = build(docker_box, tmp_path, "FROM python:3.11\nRUN python3 -c \"import os\\nwhile True: os.fork()\"\n",
                     timeout_s=20)
     assert outcome.fraction == 0.25 and ("time limit" in outcome.explanation or "exited" in outcome.explanation)
