@@ -11,6 +11,8 @@ import os
 
 import pytest
 
+from tests.helpers import docker_leftovers
+
 
 @functools.cache
 def docker_unreachable() -> str | None:
@@ -47,3 +49,10 @@ def docker_box():
     sandbox = get_backend("docker")
     yield sandbox
     sandbox.close()
+
+
+@pytest.fixture()
+def nothing_left(docker_box):
+    """After the test, the shared docker sandbox has removed everything its runs created."""
+    yield
+    assert docker_leftovers(docker_box.session) == []

@@ -77,3 +77,22 @@ def tasks_copy(dest: Path, *, latency: dict | None = None, reproducibility: dict
             spec[key] = {**spec.get(key, {}), **value}
     (folder / "task.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return dest
+
+
+def docker_leftovers(session: str) -> list[str]:
+    """Containers, volumes and images of one docker sandbox session still on the engine.
+
+    Scoped to the session on purpose: other test runs (a developer's and CI's) may share the
+    engine, and a run killed earlier may have left its own behind; neither is this test's doing.
+    """
+    import docker
+
+    labels = ["grader.sandbox=1", f"grader.session={session}"]
+    client = docker.from_env(timeout=30)
+    try:
+        found = [f"container {c['Names'][0]}" for c in client.api.containers(all=True, filters={"label": labels})]
+        found += [f"volume {v['Name']}" for v in client.api.volumes(filters={"label": labels}).get("Volumes") or []]
+        found += [f"image {i['Id'][:19]}" for i in client.api.images(all=True, filters={"label": labels})]
+    finally:
+        client.close()
+    return found

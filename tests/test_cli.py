@@ -12,7 +12,7 @@ import time
 import docker
 import pytest
 
-from tests.helpers import EXAMPLES, make_submission
+from tests.helpers import EXAMPLES, docker_leftovers, make_submission
 
 GRADER = [sys.executable, "-m", "grader"]
 
@@ -106,12 +106,14 @@ def test_sandbox_doctor_reports_engine_image_and_hardening():
 @pytest.mark.docker
 def test_ctrl_c_leaves_no_container_behind(tmp_path):
     client = docker.from_env()
+    train_label = {"label": ["grader.sandbox=1", "grader.phase=train"]}
+    before = {c.id for c in client.containers.list(all=True, filters=train_label)}
     sub = make_submission(tmp_path / "s", train="import time\ntime.sleep(600)\n")
     proc = subprocess.Popen([*GRADER, "grade", str(sub), "--out", str(tmp_path / "out")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not client.containers.list(filters={"label": ["grader.sandbox=1", "grader.phase=train"]}):
+        while not (ours := [c for c in client.containers.list(filters=train_label) if c.id not in before]):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
@@ -119,7 +121,6 @@ def test_ctrl_c_leaves_no_container_behind(tmp_path):
     finally:
         proc.kill()
     assert code == 4
-    assert client.containers.list(all=True, filters={"label": "grader.sandbox=1"}) == []
-    assert client.volumes.list(filters={"label": "grader.sandbox=1"}) == []
+    assert docker_leftovers(ours[0].labels["grader.session"]) == []
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["status"] == "error" and "interrupted" in report["failures"][-1]["message"]

@@ -7,34 +7,19 @@ import json
 import time
 from pathlib import Path
 
-import docker
 import pandas as pd
 import pytest
 
 from grader.grading import Grader
 from tests.helpers import MINI_MODEL, QUICK_LATENCY, TASK_DIR, make_submission, tasks_copy
 
-pytestmark = pytest.mark.docker
-
-LABEL = "grader.sandbox=1"
-
-
-@pytest.fixture(scope="module")
-def client():
-    return docker.from_env()
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("nothing_left")]
 
 
 @pytest.fixture(scope="module")
 def fast_tasks(tmp_path_factory):
     return tasks_copy(tmp_path_factory.mktemp("tasks"), latency=QUICK_LATENCY, train_timeout_s=60,
                       predict_timeout_s=90, memory_mb=384, pids=48, artifacts_mb=8)
-
-
-@pytest.fixture(autouse=True)
-def no_leftovers(client):
-    yield
-    assert client.containers.list(all=True, filters={"label": LABEL}) == []
-    assert client.volumes.list(filters={"label": LABEL}) == []
 
 
 def grade(docker_box, tasks_root, submission: Path, out: Path, **limits):

@@ -13,7 +13,7 @@ import pytest
 from grader.grading import Grader
 from tests.helpers import MINI_MODEL, MINI_TRAIN, QUICK_LATENCY, make_submission, tasks_copy
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("nothing_left")]
 
 #: Long enough that the decode of the next input after an idle pause (about 1 ms for a one-row
 #: DataFrame, caches cold) stays a few percent of it.
