@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from grader.errors import GraderError
@@ -86,7 +87,10 @@ def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | N
 
 @main.group()
 def tasks() -> None:
-    """List and inspect tasks."""
+    """List, inspect, create, validate and export tasks (also spelt `grader task`)."""
+
+
+main.add_command(tasks, name="task")
 
 
 @tasks.command("list")
@@ -134,6 +138,99 @@ def tasks_show(task_id: str) -> None:
     readme = t.root / "README.md"
     if readme.is_file():
         out.print(f"\nTask statement for candidates: {readme}")
+
+
+@tasks.command("new")
+@click.argument("task_id")
+@click.option("--suite", type=click.Choice(["tabular", "nlp", "cv"]), required=True)
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Tasks folder (default: the bundled tasks/, or $GRADER_TASKS_DIR).")
+def tasks_new(task_id: str, suite: str, root: Path | None) -> None:
+    """Scaffold a task folder: spec, candidate README, data script stub, reference and baseline."""
+    from grader.authoring.scaffold import scaffold
+    from grader.sandbox.image import LOCK_FILE
+    from grader.spec.task import tasks_dir
+
+    try:
+        folder = scaffold(task_id, suite, root or tasks_dir(), LOCK_FILE)  # type: ignore[arg-type]
+    except GraderError as exc:
+        _fail(exc)
+    out.print(f"created {folder}\nnext: put the data script in make_splits.py, fill in the TODOs of task.yaml and "
+              f"README.md, write a real reference, then `grader task validate {folder}` (docs/adding-a-task.md)")
+
+
+@tasks.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option("--no-grade", is_flag=True, help="Skip grading the reference and baseline in the sandbox.")
+@click.option("--sandbox", "backend", type=click.Choice(["docker", "local"]), default="docker", show_default=True)
+def tasks_validate(paths: tuple[Path, ...], no_grade: bool, backend: str) -> None:
+    """Prove tasks sound: spec, checksums, formats, classes, no leakage, examples graded as expected."""
+    from grader.authoring.validate import validate
+    from grader.sandbox import get_backend
+
+    box = None
+    failed = 0
+    try:
+        if not no_grade:
+            box = get_backend(backend)
+        for path in paths:
+            with console.status(f"Validating {path}", spinner="dots") as status:
+                findings = validate(path, sandbox=box, progress=status.update)
+            table = Table("check", "", "finding", title=str(path), title_justify="left")
+            for f in findings:
+                table.add_row(f.check, "[green]ok[/]" if f.ok else "[bold red]FAIL[/]", escape(f.message))
+            out.print(table)
+            failed += not all(f.ok for f in findings)
+    except GraderError as exc:
+        _fail(exc)
+    finally:
+        if box is not None:
+            box.close()
+    out.print(f"{len(paths) - failed} of {len(paths)} task(s) sound")
+    sys.exit(1 if failed else 0)
+
+
+@tasks.command("export")
+@click.argument("task_id")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+def tasks_export(task_id: str, out_dir: Path) -> None:
+    """Write the candidates' starter kit: task README, public data, template submission, runtime, questions."""
+    from grader.authoring.export import export
+    from grader.sandbox.image import LOCK_FILE
+    from grader.spec.task import get_task
+
+    try:
+        files = export(get_task(task_id), out_dir, LOCK_FILE)
+    except GraderError as exc:
+        _fail(exc)
+    out.print(f"starter kit for {task_id} in {out_dir} ({len(files)} files); the hidden test split is not in it")
+
+
+@main.command()
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("--sandbox", "backend", type=click.Choice(["docker", "local"]), default="docker", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for report.json and logs (default: out/check-<submission name>).")
+def check(submission: Path, backend: str, out_dir: Path | None) -> None:
+    """Self-check a submission before handing it in: the contract, then train and predict in the sandbox on
+    the PUBLIC validation split (never the hidden test), with metrics, latency and every problem found."""
+    from grader.grading import Grader
+    from grader.report.terminal import render
+    from grader.sandbox import get_backend
+
+    out_dir = out_dir or Path("out") / f"check-{submission.name.removesuffix('.zip').removesuffix('.tar.gz')}"
+    try:
+        box = get_backend(backend)
+    except GraderError as exc:
+        _fail(exc)
+    try:
+        with console.status("Checking", spinner="dots") as status:
+            report = Grader(box, progress=status.update, check=True).grade(submission, out_dir=out_dir)
+    finally:
+        box.close()
+    render(report, out)
+    out.print(f"Report written to [bold]{out_dir}[/] (a self-check on public data, not a grade)")
+    sys.exit(report.exit_code if report.status != "graded" else (1 if report.failures else 0))
 
 
 @main.command()

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 import grader
-from grader import latency, reproducibility, rubric, scoring
+from grader import latency, reproducibility, rubric, scoring, selfcheck, splits
 from grader.errors import GraderError, SpecError, SubmissionError
 from grader.failures import classify
-from grader.prediction import PredictionRun, run_prediction, write_inputs
+from grader.prediction import PredictionRun, run_prediction
 from grader.report.model import Failure, PhaseRun, Report, Reproducibility, SubmissionRef, TaskRef, TrainingRun
 from grader.report.write import write_reports
 from grader.reproducibility import RunRecord
@@ -38,6 +38,7 @@ from grader.rubric.engine import settle_report
 from grader.sandbox.base import Limits, Mount, RunResult, RunSpec, Sandbox
 from grader.spec.submission import Manifest
 from grader.spec.task import TaskSpec, discover_tasks, load_task, with_overrides
+from grader.splits import Split, write_inputs
 from grader.submission import requirements
 from grader.submission.intake import StagedSubmission, stage
 from grader.submission.validate import validate
@@ -101,18 +102,28 @@ class Grader:
     """Grades submissions with one sandbox backend. Reusable across a batch."""
 
     def __init__(self, sandbox: Sandbox, *, tasks_root: Path | None = None, progress: Progress | None = None,
-                 seed: int | None = None, task_overrides: Mapping[str, object] | None = None) -> None:
-        """``task_overrides`` change sections of every task graded (``{"reproducibility": {"runs": 1}}``)."""
+                 seed: int | None = None, task_overrides: Mapping[str, object] | None = None,
+                 check: bool = False) -> None:
+        """``task_overrides`` change sections of every task graded (``{"reproducibility": {"runs": 1}}``).
+
+        ``check``: the candidate's self-check. Predictions are scored on the public validation split
+        (the hidden test split is never used), training runs once, and instead of a rubric score the
+        report lists what the candidate can still fix (self-check notes).
+        """
         self.sandbox = sandbox
         self.tasks_root = tasks_root
         self.progress = progress or (lambda _msg: None)
         self.seed = seed
         self.task_overrides = dict(task_overrides or {})
+        self.check = check
+        if check:
+            self.task_overrides.setdefault("reproducibility", {"runs": 1, "other_seed": None})
 
     # -- public -------------------------------------------------------------------------------------
     def grade(self, submission: Path, *, task_id: str | None = None, out_dir: Path | None = None) -> Report:
         started = time.monotonic()
         report = Report(status="error", task=TaskRef(id=task_id or "unknown"),
+                        evaluated_on="valid" if self.check else "test",
                         submission=SubmissionRef(path=str(submission)),
                         started_at=datetime.now(UTC).isoformat(timespec="seconds"))
         report.environment = {"grader_version": grader.__version__, "host_python": platform.python_version()}
@@ -176,8 +187,9 @@ class Grader:
                                    "latency_settings": task.latency.model_dump(),
                                    "reproducibility_settings": task.reproducibility.model_dump()})
 
-        test = write_inputs(task, tmp / "inputs")
-        y_true = test[task.label_column].to_numpy(dtype=object)
+        split: Split = "valid" if self.check else "test"
+        write_inputs(task, split, tmp / "inputs")
+        y_true = splits.labels(task, split)
         public = self._public_data(task, tmp)
         same = task.reproducibility.runs
         plan = [("same_seed", seed)] * same
@@ -205,10 +217,14 @@ class Grader:
             rep.reads_artifacts = bool(reads["artifacts"])
         self._explain_environment(rep, report)
         report.reproducibility = rep
-        self.progress(f"Scoring with the {task.rubric.name} rubric"
-                      + (" (building the Dockerfile offline)" if (staged.root / "Dockerfile").is_file() else ""))
-        report.rubric = rubric.grade(task.rubric_spec(), rubric.Context(report=report, task=task,
-                                                                        submission=staged.root, sandbox=self.sandbox))
+        context = rubric.Context(report=report, task=task, submission=staged.root, sandbox=self.sandbox)
+        building = " (building the Dockerfile offline)" if (staged.root / "Dockerfile").is_file() else ""
+        if self.check:
+            self.progress("Running the rubric's checks" + building)
+            report.self_check = selfcheck.notes(task.rubric_spec(), context)
+            return
+        self.progress(f"Scoring with the {task.rubric.name} rubric{building}")
+        report.rubric = rubric.grade(task.rubric_spec(), context)
 
     def _public_data(self, task: TaskSpec, tmp: Path) -> Path:
         """``/data`` of the training phase: task.json and the public splits, exactly what candidates get."""
@@ -273,7 +289,8 @@ class Grader:
 
         measure = run.index == 0
         limits = phase_limits(task, "predict")
-        self.progress(f"{run.title}: predicting on {len(y_true)} hidden test rows in a fresh sandbox"
+        where = "public validation" if self.check else "hidden test"
+        self.progress(f"{run.title}: predicting on the {len(y_true)} {where} items in a fresh sandbox"
                       + (" and timing it" if measure and task.latency.enabled else ""))
         prediction = run_prediction(
             self.sandbox, task, workspace=staged.root, artifacts=artifacts, inputs=tmp / "inputs",
@@ -301,6 +318,7 @@ class Grader:
         record.labels = [str(x) for x in checked.labels]
         if run.index == 0:
             report.metrics, report.confusion_matrix = metrics, matrix
+            report.per_class = scoring.per_class(task, y_true, checked)
             if out_dir is not None:
                 frame = pd.DataFrame({"prediction": checked.labels})
                 if checked.proba is not None:

@@ -99,7 +99,10 @@ def roc_auc(o: Outcome) -> float | None:
         return None
     if o.binary:
         return skm.roc_auc_score(o.y_true == o.positive_class, _positive_scores(o))
-    return skm.roc_auc_score(o.y_true, o.proba, multi_class="ovr", labels=list(o.classes))
+    assert o.proba is not None  # needs_proba: only called with probabilities
+    # scikit-learn wants the labels sorted, with the probability columns in that order.
+    order = sorted(range(len(o.classes)), key=lambda i: o.classes[i])
+    return skm.roc_auc_score(o.y_true, o.proba[:, order], multi_class="ovr", labels=[o.classes[i] for i in order])
 
 
 @metric("average_precision", higher_is_better=True, needs_proba=True,

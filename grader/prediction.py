@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from grader.errors import SandboxError
 from grader.failures import classify, tail
 from grader.report.model import Failure
@@ -47,17 +45,6 @@ class PredictionRun:
     def reply(self) -> dict[str, Any] | None:
         pred = self.events.get("predictions")
         return pred.get("reply") if pred else None
-
-
-def write_inputs(task: TaskSpec, folder: Path) -> pd.DataFrame:
-    """Write the hidden-test inputs (never the labels) where only the timer can read them; return the test frame."""
-    folder.mkdir(parents=True)
-    test = pd.read_csv(task.data_path("test"), dtype=str, keep_default_na=False)
-    if task.suite != "tabular":
-        raise NotImplementedError(f"suite {task.suite!r} has no prediction inputs yet")
-    # Labels are dropped here, on the host: only features enter the sandbox.
-    test.drop(columns=[task.label_column]).to_csv(folder / "features.csv", index=False, lineterminator="\n")
-    return test
 
 
 def read_events(folder: Path) -> dict[str, dict[str, Any]]:

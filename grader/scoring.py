@@ -101,3 +101,14 @@ def score(task: TaskSpec, y_true: np.ndarray, checked: Checked) -> tuple[dict[st
     values = m.compute(task.metrics, outcome)
     matrix = {"labels": list(task.classes), "rows": "true", "columns": "predicted", "matrix": m.confusion(outcome)}
     return values, matrix
+
+
+def per_class(task: TaskSpec, y_true: np.ndarray, checked: Checked) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support of every class: where a multiclass model errs."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    assert checked.labels is not None
+    p, r, f, n = precision_recall_fscore_support(np.asarray(y_true, dtype=object), checked.labels,
+                                                 labels=list(task.classes), zero_division=0)
+    return {c: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4), "f1": round(float(f[i]), 4),
+                "support": int(n[i])} for i, c in enumerate(task.classes)}

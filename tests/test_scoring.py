@@ -57,3 +57,34 @@ def test_bad_proba_is_explained(raw, message):
 def test_check_keeps_labels_when_only_proba_is_bad():
     checked = scoring.check({"predictions": ["good", "bad"], "proba": [[1.0]]}, 2, CLASSES)
     assert checked.labels is not None and checked.proba is None and checked.proba_problems
+
+
+def test_multiclass_roc_auc_with_classes_in_any_order():
+    """The task's class order is its own (T-shirt/top before Trouser before Pullover...), not sorted."""
+    import numpy as np
+
+    from grader.metrics import Outcome, roc_auc
+
+    classes = ["zebra", "apple", "mango"]
+    y_true = np.array(["zebra", "apple", "mango", "apple", "zebra", "mango"], dtype=object)
+    proba = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.2, 0.7], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1],
+                      [0.2, 0.1, 0.7]])
+    perfect = Outcome(y_true=y_true, y_pred=y_true, classes=classes, positive_class=None, proba=proba)
+    assert roc_auc(perfect) == 1.0
+    shuffled = Outcome(y_true=y_true, y_pred=y_true, classes=classes, positive_class=None, proba=proba[:, [1, 0, 2]])
+    assert roc_auc(shuffled) < 1.0  # columns no longer match the classes: the score must show it
+
+
+def test_per_class_figures_for_a_multiclass_task():
+    import numpy as np
+
+    from grader.scoring import Checked, per_class
+    from grader.spec.task import get_task
+
+    task = get_task("cv/fashion-mnist")
+    y_true = np.array(["Shirt", "Shirt", "T-shirt/top", "Bag"], dtype=object)
+    pred = np.array(["Shirt", "T-shirt/top", "T-shirt/top", "Bag"], dtype=object)
+    table = per_class(task, y_true, Checked(labels=pred))
+    assert list(table) == task.classes
+    assert table["Shirt"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
+    assert table["T-shirt/top"]["precision"] == 0.5 and table["Sandal"]["support"] == 0

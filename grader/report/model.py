@@ -239,7 +239,12 @@ class Report(_Model):
     score: float = Field(default=0.0, ge=0, le=100)
     task: TaskRef
     submission: SubmissionRef = Field(default_factory=SubmissionRef)
+    evaluated_on: Literal["test", "valid"] = Field(
+        default="test", description="test: the hidden test split (a grade); valid: the public validation split "
+                                    "(`grader check`, a self-check, not a grade).")
     metrics: dict[str, float | None] = Field(default_factory=dict)
+    per_class: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Per class: precision, recall, f1 and support on the evaluated split.")
     confusion_matrix: dict[str, Any] | None = None
     latency: Latency = Field(default_factory=Latency)
     reproducibility: Reproducibility = Field(default_factory=Reproducibility)
@@ -248,6 +253,8 @@ class Report(_Model):
     pass_rule: list[Requirement] = Field(default_factory=list, description="What passing requires, each with its "
                                          "value: the rubric's pass mark, gates and required criteria.")
     rubric: RubricResult | None = None
+    self_check: list[str] = Field(default_factory=list, description="`grader check`: what the candidate can still "
+                                                                    "fix before handing the submission in.")
     phases: dict[str, PhaseRun] = Field(default_factory=dict)
     environment: dict[str, Any] = Field(default_factory=dict)
     started_at: str | None = None

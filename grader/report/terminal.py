@@ -29,11 +29,19 @@ def _fmt(value: object, digits: int = 3) -> str:
 def render(report: Report, console: Console | None = None) -> None:
     console = console or Console()
     label, style = VERDICT[(report.status, report.passed)]
+    if report.evaluated_on == "valid" and report.status == "graded":
+        label, style = ("SELF-CHECK: RUNS", "bold green") if not report.failures else ("SELF-CHECK: PROBLEMS",
+                                                                                          "bold red")
     mark = f" (passes at {report.rubric.pass_mark:g})" if report.rubric is not None else ""
-    head = Text.assemble((label, style), f"   score {report.score:.1f}/100{mark}   task {report.task.id}")
+    if report.evaluated_on == "valid":
+        head = Text.assemble((label, style), f"   task {report.task.id}   on the PUBLIC validation split: "
+                                             "an estimate to fix problems with, not a grade")
+    else:
+        head = Text.assemble((label, style), f"   score {report.score:.1f}/100{mark}   task {report.task.id}")
     parts: list = [head]
     if report.metrics:
-        table = Table(title="Hidden test metrics", title_justify="left", show_header=True)
+        where = "Validation (public split)" if report.evaluated_on == "valid" else "Hidden test"
+        table = Table(title=f"{where} metrics", title_justify="left", show_header=True)
         table.add_column("metric")
         table.add_column("value", justify="right")
         for name, value in report.metrics.items():
@@ -41,6 +49,14 @@ def render(report: Report, console: Console | None = None) -> None:
         parts.append(table)
     if report.rubric is not None:
         parts.append(_rubric(report))
+    if report.per_class and len(report.per_class) > 2:
+        table = Table(title="Per class", title_justify="left")
+        for col in ("class", "precision", "recall", "f1", "support"):
+            table.add_column(col, justify="left" if col == "class" else "right")
+        for name, row in report.per_class.items():
+            table.add_row(escape(name), _fmt(row["precision"]), _fmt(row["recall"]), _fmt(row["f1"]),
+                          str(int(row["support"])))
+        parts.append(table)
     if report.confusion_matrix:
         cm = report.confusion_matrix
         table = Table(title="Confusion matrix (rows: true, columns: predicted)", title_justify="left")
@@ -52,7 +68,8 @@ def render(report: Report, console: Console | None = None) -> None:
         parts.append(table)
     if report.latency.measured:
         parts.append(_latency(report))
-    if any(run.ok for run in report.reproducibility.training_runs):
+    runs = report.reproducibility.training_runs
+    if len(runs) > 1 and any(run.ok for run in runs):
         parts.append(_reproducibility(report))
     if report.phases:
         parts.append(Text("Phases: " + ", ".join(
@@ -66,6 +83,8 @@ def render(report: Report, console: Console | None = None) -> None:
         if f.detail:
             body.append("\n" + f.detail, style="dim")
         parts.append(body)
+    for note in report.self_check:
+        parts.append(Text.assemble(("to fix: ", "bold yellow"), note))
     for w in report.warnings:
         parts.append(Text.assemble(("warning: ", "yellow"), w))
     console.print(Panel(Group(*parts), title="grader report", expand=False))

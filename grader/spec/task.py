@@ -99,8 +99,10 @@ class TaskSpec(StrictModel):
     suite: Suite
     description: str
     data: DataSpec
-    label_column: str
+    label_column: str | None = Field(default=None, description="The label's column (tabular, NLP; NLP text is in "
+                                     "column 'text'). CV data keeps labels in the .npz 'labels' array.")
     feature_columns: list[str] = Field(default_factory=list)
+    image_shape: list[int] | None = Field(default=None, description="CV: the shape of one image, e.g. [28, 28].")
     classes: list[str] = Field(min_length=2)
     positive_class: str | None = None
     metrics: list[str] = Field(min_length=1)
@@ -129,6 +131,10 @@ class TaskSpec(StrictModel):
             raise ValueError("a binary task needs a positive_class")
         if self.suite == "tabular" and not self.feature_columns:
             raise ValueError("a tabular task must list its feature_columns")
+        if self.suite in ("tabular", "nlp") and not self.label_column:
+            raise ValueError(f"a {self.suite} task needs a label_column")
+        if self.suite == "cv" and not self.image_shape:
+            raise ValueError("a cv task needs image_shape (e.g. [28, 28])")
         if self.label_column in self.feature_columns:
             raise ValueError(f"label_column {self.label_column!r} must not be a feature column")
         for name in self.metrics:
@@ -182,6 +188,10 @@ class TaskSpec(StrictModel):
         }
         if self.suite == "tabular":
             info["feature_columns"] = list(self.feature_columns)
+        if self.suite == "nlp":
+            info["text_column"] = "text"
+        if self.suite == "cv":
+            info["image_shape"] = list(self.image_shape or [])
         return info
 
 

@@ -44,7 +44,7 @@ def test_unknown_key_names_key_and_file(task_copy):
     (lambda s: s.update(metrics=["precison"]), "did you mean 'precision'"),
     (lambda s: s.update(version=2), "'version'"),
     (lambda s: s.update(id="tabular/other"), "does not match its folder"),
-    (lambda s: s.pop("label_column"), "missing required key 'label_column'"),
+    (lambda s: s.pop("label_column"), "a tabular task needs a label_column"),
     (lambda s: s["rubric"].update(name="ml-engineers"), "rubric: unknown rubric 'ml-engineers'"),
     (lambda s: s["rubric"]["criteria"].update(recal={"zero": 0.1}), "did you mean 'recall'"),
     (lambda s: s["rubric"]["criteria"].update(recall={"zero": 0.9, "full": 0.5}), "must be above 'zero'"),
