@@ -58,10 +58,12 @@ def _assert_near_sleep(report) -> None:
     lat = report.latency
     assert lat.measured and lat.count >= 60, lat
     # The model's own time is the sleep; what the timer adds is the round trip measured as the floor.
-    assert abs(lat.p50_ms - SLEEP_MS) / SLEEP_MS < 0.05, lat.p50_ms
+    # The least-disturbed query shows that bias alone: it must be within the floor (+2 ms) of the
+    # sleep. The median also carries the machine's scheduling delays on a busy shared machine
+    # (a sleep wakes up late under load), so it gets a few percent more.
     assert lat.floor is not None and 0 < lat.floor.p50_ms < 2.0, lat.floor
-    assert lat.p50_ms - SLEEP_MS < lat.floor.p50_ms + 2.0, (lat.p50_ms, lat.floor.p50_ms)
-    assert lat.p50_ms > SLEEP_MS and lat.min_ms >= SLEEP_MS, "a sleep is never shorter than asked"
+    assert SLEEP_MS <= lat.min_ms < SLEEP_MS + lat.floor.p50_ms + 2.0, (lat.min_ms, lat.floor.p50_ms)
+    assert SLEEP_MS < lat.p50_ms and (lat.p50_ms - SLEEP_MS) / SLEEP_MS < 0.10, lat.p50_ms
 
 
 def test_a_sleeping_predictor_is_reported_at_its_sleep(docker_box, tmp_path):
