@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -13,6 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.errors import GraderError
+
+if TYPE_CHECKING:
+    from grader.report.model import Report
 
 console = Console(stderr=True)
 out = Console()
@@ -42,13 +46,26 @@ def main() -> None:
 @click.option("--runs", type=click.IntRange(1, 10), default=None,
               help="Trainings with the same seed for the reproducibility check (default: the task's).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary.")
+@click.option("--candidate", help="Who submitted it: shown in reports, `grader compare` and MLflow.")
+@click.option("--mlflow-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
+              help="MLflow tracking URI (a server, or sqlite:///path.db) [default: sqlite:///mlflow.db here].")
+@click.option("--no-mlflow", is_flag=True, help="Do not log the grading to MLflow.")
+@click.option("--ci", "ci_mode", is_flag=True,
+              help="For CI jobs: print GitHub annotations and append report.md to $GITHUB_STEP_SUMMARY.")
 def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | None, seed: int | None,
-          runs: int | None, as_json: bool) -> None:
-    """Grade SUBMISSION (a folder, .zip or .tar.gz) and write the reports."""
+          runs: int | None, as_json: bool, candidate: str | None, mlflow_uri: str | None, no_mlflow: bool,
+          ci_mode: bool) -> None:
+    """Grade SUBMISSION (a folder, .zip or .tar.gz) and write the reports.
+
+    Writes report.json, report.md, report.html and junit.xml (plus logs and predictions) to --out,
+    then logs the grading to MLflow. Exit codes: 0 passed, 1 not passed, 3 invalid submission,
+    4 grading error (2: wrong usage).
+    """
     from grader.grading import Grader
     from grader.report.terminal import render
     from grader.sandbox import get_backend
     from grader.spec.task import discover_tasks
+    from grader.tracking import Tracking
 
     if task_id is not None and task_id not in discover_tasks():
         from grader.errors import UnknownNameError
@@ -59,6 +76,7 @@ def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | N
         console.print("[bold red on yellow] WARNING [/] [bold]--sandbox local runs the submission's code directly "
                       "on this machine with resource limits only. It does NOT isolate untrusted code.[/]")
     out_dir = out_dir or Path("out") / submission.name.removesuffix(".zip").removesuffix(".tar.gz")
+    _writable(out_dir)
     try:
         box = get_backend(backend)
     except GraderError as exc:
@@ -70,8 +88,9 @@ def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | N
 
         try:
             overrides = {"reproducibility": {"runs": runs}} if runs is not None else None
-            report = Grader(box, progress=progress, seed=seed, task_overrides=overrides).grade(
-                submission, task_id=task_id, out_dir=out_dir)
+            tracking = None if no_mlflow else Tracking(mlflow_uri)
+            report = Grader(box, progress=progress, seed=seed, task_overrides=overrides, tracking=tracking).grade(
+                submission, task_id=task_id, out_dir=out_dir, candidate=candidate)
         except KeyboardInterrupt:
             console.print(f"[bold red]interrupted[/]: partial report in {out_dir / 'report.json'}")
             sys.exit(4)
@@ -82,7 +101,33 @@ def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | N
     else:
         render(report, out)
         out.print(f"Reports written to [bold]{out_dir}[/]")
+    if ci_mode:
+        _ci_outputs(report, submission, out_dir)
     sys.exit(report.exit_code)
+
+
+def _writable(folder: Path) -> None:
+    """Fail before any work when the reports could not be written (exit 4, as for any grader error)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".grader-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        _fail(GraderError(f"cannot write the reports to {folder}: {exc.strerror or exc}",
+                          "pass --out with a folder you can write to"))
+
+
+def _ci_outputs(report: Report, submission: Path, out_dir: Path) -> None:
+    from grader import ci
+
+    markdown = out_dir / "report.md"
+    summary = ci.append_summary(markdown.read_text(encoding="utf-8") if markdown.is_file()
+                                else f"**grader**: report.md could not be written; see {out_dir}/report.json\n")
+    for line in ci.workflow_commands(report, submission):
+        click.echo(line)  # plain stdout: the runner parses these lines, rich must not wrap them
+    if summary is not None:
+        click.echo(f"Job summary appended to {summary}", err=True)
 
 
 @main.group()
@@ -358,6 +403,54 @@ def sandbox_prune() -> None:
     except docker.errors.DockerException as exc:
         _fail(GraderError(f"cannot reach the Docker engine: {exc}", "start dockerd or set DOCKER_HOST"))
     out.print(f"removed {len(removed)} leftover container(s)/volume(s)")
+
+
+@main.command("compare")
+@click.argument("reports", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--mlflow", "experiment", metavar="TASK_ID",
+              help="Compare every grading logged to this task's MLflow experiment (with or instead of REPORTS).")
+@click.option("--mlflow-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
+              help="MLflow tracking URI for --mlflow [default: sqlite:///mlflow.db here].")
+@click.option("--sort", "sort_by", default="score", show_default=True,
+              help="score, a rubric section id, or a figure (recall, latency.p95_ms, ...); best first.")
+@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the table as a self-contained HTML page, sortable by clicking a column.")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON instead.")
+def compare(reports: tuple[Path, ...], experiment: str | None, mlflow_uri: str | None, sort_by: str,
+            html_out: Path | None, as_json: bool) -> None:
+    """Compare candidates of one task side by side: REPORTS are report folders or report.json files.
+
+    Exits 0 when every report was read, 1 when some could not be (they are rows saying why), 2 when
+    the reports are for different tasks or --sort names no figure.
+    """
+    import tempfile
+
+    from grader import compare as cmp
+    from grader.compare_html import render as render_html
+    from grader.compare_terminal import render as render_terminal
+
+    if not reports and experiment is None:
+        raise click.UsageError("give report folders, or --mlflow TASK_ID")
+    try:
+        with tempfile.TemporaryDirectory(prefix="grader-compare-") as tmp:
+            sources: list[Path] = list(reports)
+            if experiment is not None:
+                from grader.tracking import Tracking, download_reports
+
+                sources += download_reports(Tracking(mlflow_uri), experiment, Path(tmp))
+            table = cmp.compare(cmp.load_rows(sources), sort=sort_by)
+    except GraderError as exc:
+        _fail(exc)
+    if html_out is not None:
+        html_out.parent.mkdir(parents=True, exist_ok=True)
+        html_out.write_text(render_html(table), encoding="utf-8")
+    if as_json:
+        out.print_json(json.dumps(table.to_json()))
+    else:
+        render_terminal(table, out)
+        if html_out is not None:
+            out.print(f"HTML table written to [bold]{escape(str(html_out))}[/]")
+    sys.exit(1 if any(row.unreadable for row in table.rows) else 0)
 
 
 if __name__ == "__main__":

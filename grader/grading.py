@@ -9,7 +9,6 @@ every path, including Ctrl-C.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import platform
@@ -28,6 +27,7 @@ import pandas as pd
 
 import grader
 from grader import latency, reproducibility, rubric, scoring, selfcheck, splits
+from grader.datasets import sha256_file
 from grader.errors import GraderError, SpecError, SubmissionError
 from grader.failures import classify
 from grader.prediction import PredictionRun, run_prediction
@@ -42,6 +42,7 @@ from grader.splits import Split, write_inputs
 from grader.submission import requirements
 from grader.submission.intake import StagedSubmission, stage
 from grader.submission.validate import validate
+from grader.tracking import Tracking, log_grading
 
 Progress = Callable[[str], None]
 
@@ -61,14 +62,6 @@ def runtime_versions() -> dict[str, str] | None:
     return requirements.read_lock(LOCK_FILE) if LOCK_FILE.is_file() else None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_data(task: TaskSpec) -> None:
     """Refuse to grade on data that is not what the task pins: scores would be meaningless."""
     for split in ("train", "valid", "test"):
@@ -76,7 +69,7 @@ def verify_data(task: TaskSpec) -> None:
         path = task.data_path(split)
         if not path.is_file():
             raise SpecError(f"task {task.id}: data file {spec.path} is missing", "restore the task folder")
-        if _sha256(path) != spec.sha256:
+        if sha256_file(path) != spec.sha256:
             raise SpecError(f"task {task.id}: {spec.path} does not match its sha256 in task.yaml",
                             "the data file was changed; restore it or re-run the task's data script")
 
@@ -103,8 +96,10 @@ class Grader:
 
     def __init__(self, sandbox: Sandbox, *, tasks_root: Path | None = None, progress: Progress | None = None,
                  seed: int | None = None, task_overrides: Mapping[str, object] | None = None,
-                 check: bool = False) -> None:
+                 check: bool = False, tracking: Tracking | None = None) -> None:
         """``task_overrides`` change sections of every task graded (``{"reproducibility": {"runs": 1}}``).
+
+        ``tracking``: log every grading as an MLflow run there (after its reports are written).
 
         ``check``: the candidate's self-check. Predictions are scored on the public validation split
         (the hidden test split is never used), training runs once, and instead of a rubric score the
@@ -116,15 +111,17 @@ class Grader:
         self.seed = seed
         self.task_overrides = dict(task_overrides or {})
         self.check = check
+        self.tracking = tracking
         if check:
             self.task_overrides.setdefault("reproducibility", {"runs": 1, "other_seed": None})
 
     # -- public -------------------------------------------------------------------------------------
-    def grade(self, submission: Path, *, task_id: str | None = None, out_dir: Path | None = None) -> Report:
+    def grade(self, submission: Path, *, task_id: str | None = None, out_dir: Path | None = None,
+              candidate: str | None = None) -> Report:
         started = time.monotonic()
         report = Report(status="error", task=TaskRef(id=task_id or "unknown"),
                         evaluated_on="valid" if self.check else "test",
-                        submission=SubmissionRef(path=str(submission)),
+                        submission=SubmissionRef(path=str(submission), candidate=candidate),
                         started_at=datetime.now(UTC).isoformat(timespec="seconds"))
         report.environment = {"grader_version": grader.__version__, "host_python": platform.python_version()}
         if out_dir is not None:
@@ -159,6 +156,11 @@ class Grader:
             report.duration_s = round(time.monotonic() - started, 3)
             if out_dir is not None:
                 write_reports(report, out_dir)
+        if self.tracking is not None:  # not when interrupted: the user wants out, not a half-logged run
+            self.progress("logging to MLflow")
+            log_grading(report, out_dir, self.tracking)
+            if out_dir is not None:  # the run id, or the warning that logging failed
+                write_reports(report, out_dir)
         return report
 
     # -- steps --------------------------------------------------------------------------------------
@@ -166,8 +168,8 @@ class Grader:
                report: Report) -> None:
         self.progress("Checking the submission against the contract")
         staged = stage(submission, tmp)
-        report.submission = SubmissionRef(sha256=staged.sha256, path=str(submission), files=staged.files,
-                                          bytes=staged.bytes)
+        report.submission = SubmissionRef(candidate=report.submission.candidate, sha256=staged.sha256,
+                                          path=str(submission), files=staged.files, bytes=staged.bytes)
         known = discover_tasks(self.tasks_root)
         found = validate(staged.root, expected_task=task_id, known_tasks=set(known), runtime=runtime_versions())
         report.warnings += found.warnings
@@ -319,6 +321,7 @@ class Grader:
         if run.index == 0:
             report.metrics, report.confusion_matrix = metrics, matrix
             report.per_class = scoring.per_class(task, y_true, checked)
+            report.curves = scoring.pr_curves(task, y_true, checked)
             if out_dir is not None:
                 frame = pd.DataFrame({"prediction": checked.labels})
                 if checked.proba is not None:
@@ -372,14 +375,15 @@ class _Run:
 
 def grade(submission: Path, *, task_id: str | None = None, sandbox: Sandbox | str = "docker",
           out_dir: Path | None = None, progress: Progress | None = None, seed: int | None = None,
-          task_overrides: Mapping[str, object] | None = None) -> Report:
+          task_overrides: Mapping[str, object] | None = None, tracking: Tracking | None = None,
+          candidate: str | None = None) -> Report:
     """Grade one submission; the convenience entry point of the public API."""
     from grader.sandbox import get_backend
 
     box = get_backend(sandbox) if isinstance(sandbox, str) else sandbox
     try:
-        return Grader(box, progress=progress, seed=seed, task_overrides=task_overrides).grade(
-            submission, task_id=task_id, out_dir=out_dir)
+        return Grader(box, progress=progress, seed=seed, task_overrides=task_overrides, tracking=tracking).grade(
+            submission, task_id=task_id, out_dir=out_dir, candidate=candidate)
     finally:
         if isinstance(sandbox, str):
             box.close()

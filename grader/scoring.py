@@ -13,9 +13,12 @@ from typing import Any
 import numpy as np
 
 from grader import metrics as m
+from grader.report.model import PRCurve
 from grader.spec.task import TaskSpec
 
 PROBA_TOLERANCE = 1e-3
+#: Points kept per precision-recall curve: enough to draw it, few enough to keep report.json small.
+CURVE_POINTS = 200
 
 
 @dataclass
@@ -112,3 +115,40 @@ def per_class(task: TaskSpec, y_true: np.ndarray, checked: Checked) -> dict[str,
                                                  labels=list(task.classes), zero_division=0)
     return {c: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4), "f1": round(float(f[i]), 4),
                 "support": int(n[i])} for i, c in enumerate(task.classes)}
+
+
+def pr_curves(task: TaskSpec, y_true: np.ndarray, checked: Checked) -> list[PRCurve]:
+    """Precision-recall curves from predict_proba: the positive class of a binary task, every class
+    (one against the rest) of a multiclass one; none without probabilities. A class absent from the
+    split has no curve (its recall is undefined)."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    if checked.proba is None or checked.labels is None:
+        return []
+    truth = np.asarray(y_true, dtype=object)
+    classes = [task.positive_class] if task.positive_class is not None else list(task.classes)
+    curves = []
+    for cls in classes:
+        actual = truth == cls
+        if not actual.any():
+            continue
+        scores = checked.proba[:, list(task.classes).index(cls)]
+        precision, recall, _ = precision_recall_curve(actual, scores, drop_intermediate=True)
+        keep = _spread(len(precision), CURVE_POINTS)
+        predicted = checked.labels == cls
+        hits = int((actual & predicted).sum())
+        curves.append(PRCurve(
+            label=cls, support=int(actual.sum()), prevalence=round(float(actual.mean()), 4),
+            average_precision=round(float(average_precision_score(actual, scores)), 4),
+            precision=[round(float(v), 4) for v in precision[keep]],
+            recall=[round(float(v), 4) for v in recall[keep]],
+            operating_precision=round(hits / int(predicted.sum()), 4) if predicted.any() else 0.0,
+            operating_recall=round(hits / int(actual.sum()), 4)))
+    return curves
+
+
+def _spread(n: int, most: int) -> np.ndarray:
+    """At most ``most`` indices of ``range(n)``, evenly spread, always keeping both ends."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, most)).astype(int))

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 
 import pytest
 
 from tests.helpers import docker_leftovers
+
+# Every grading logs to MLflow by default: keep this session's runs (the CLI's subprocesses
+# included) in a throwaway store, never in the repository or a developer's tracking server.
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tempfile.mkdtemp(prefix='grader-tests-mlflow-')}/mlflow.db"
 
 
 @functools.cache

@@ -46,6 +46,14 @@ def test_unreachable_engine_exits_4_with_report(tmp_path):
     assert report["status"] == "error" and report["failures"][0]["kind"] == "sandbox_error"
 
 
+def test_an_unwritable_out_folder_exits_4_before_grading(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = run("grade", str(make_submission(tmp_path / "s")), "--out", str(tmp_path / "file" / "out"))
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "cannot write the reports to" in result.stderr and "--out" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_tasks_list_and_show():
     listed = run("tasks", "list")
     assert listed.returncode == 0 and "tabular/credit-default" in listed.stdout

@@ -34,6 +34,8 @@ class TaskRef(_Model):
 
 
 class SubmissionRef(_Model):
+    candidate: str | None = Field(default=None, description="Who submitted it, when the grader was told "
+                                                            "(`grader grade --candidate`).")
     sha256: str | None = None
     path: str | None = None
     files: int | None = None
@@ -220,6 +222,22 @@ class RubricResult(_Model):
     reviews_not_applied: list[str] = Field(default_factory=list)
 
 
+class PRCurve(_Model):
+    """Precision against recall of one class as the decision threshold on its predict_proba column moves
+    (binary: the positive class; multiclass: that class against the rest), and where the submitted labels
+    sit on it: the curve shows what another threshold would have traded."""
+
+    label: str = Field(description="The class scored as positive.")
+    support: int = Field(description="Items of this class in the evaluated split.")
+    prevalence: float = Field(description="Their share of the split: the precision of a random ranking.")
+    average_precision: float
+    precision: list[float] = Field(description="At most 200 points, from the lowest threshold (recall 1) to the "
+                                               "highest (recall 0).")
+    recall: list[float]
+    operating_precision: float = Field(description="Precision of the submitted labels for this class.")
+    operating_recall: float = Field(description="Recall of the submitted labels for this class.")
+
+
 class PhaseRun(_Model):
     """One sandbox run: how it ended and what it cost."""
 
@@ -246,6 +264,8 @@ class Report(_Model):
     per_class: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="Per class: precision, recall, f1 and support on the evaluated split.")
     confusion_matrix: dict[str, Any] | None = None
+    curves: list[PRCurve] = Field(default_factory=list, description="Precision-recall curves, when predict_proba "
+                                                                    "gave probabilities: one per class scored.")
     latency: Latency = Field(default_factory=Latency)
     reproducibility: Reproducibility = Field(default_factory=Reproducibility)
     failures: list[Failure] = Field(default_factory=list)

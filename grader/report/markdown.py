@@ -1,0 +1,235 @@
+"""``report.md``: the report as GitHub-flavoured Markdown, for a pull-request comment or a job summary.
+
+The verdict and why come first, so a reviewer who reads one line knows the outcome. Every text the
+candidate controls (messages, stderr, written answers quoted as evidence, notes) goes through
+:func:`inline`, :func:`cell` or :func:`fenced`, so it can neither break a table nor inject HTML,
+links, images or math. The first line is an HTML comment that a bot can search for to update its
+comment in place.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from grader.report.model import Failure, Latency, Report, RubricResult, SectionResult
+
+MARKER = "<!-- grader-report -->"
+
+_VERDICT = {
+    ("graded", True): "✅ **PASSED**",
+    ("graded", False): "❌ **NOT PASSED**",
+    ("invalid", False): "⚠️ **INVALID SUBMISSION**",
+    ("error", False): "🛑 **GRADER ERROR**",
+}
+#: Characters with a meaning in GitHub Markdown inline text; a backslash makes each literal.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
+#: A pull-request comment holds at most 65,536 characters: each stderr tail gets a bounded share.
+_STDERR_TAIL_LINES = 40
+_STDERR_TAIL_CHARS = 4000
+
+
+def inline(text: str) -> str:
+    """``text`` as literal Markdown on one line: HTML escaped, Markdown punctuation escaped."""
+    text = html.escape(text, quote=False)
+    return " ".join(_MD_SPECIAL.sub(r"\\\1", text).split("\n")).replace("\r", "")
+
+
+def cell(text: str) -> str:
+    """``text`` as literal content of a table cell: like :func:`inline`, line breaks kept as ``<br>``."""
+    lines = [_MD_SPECIAL.sub(r"\\\1", html.escape(line, quote=False)) for line in text.replace("\r", "").split("\n")]
+    return "<br>".join(lines)
+
+
+def fenced(text: str, lang: str = "text") -> str:
+    """A code block showing ``text`` verbatim, its fence longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
+
+
+def code(text: str) -> str:
+    """An identifier as inline code, or escaped text when it holds a backtick or a line break."""
+    return f"`{text}`" if "`" not in text and "\n" not in text else inline(text)
+
+
+def num(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def render(report: Report) -> str:
+    parts = [MARKER, _head(report)]
+    if report.evaluated_on == "valid":
+        parts.append("> [!NOTE]\n> **Self-check on the public validation split**: an estimate to fix problems "
+                     "with, not a grade. The hidden test split was not used.")
+    parts += [_why(report), _failures(report), _self_check(report), _rubric(report), _metrics(report),
+              _per_class(report), _latency(report.latency), _reproducibility(report), _warnings(report),
+              _footer(report)]
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _head(report: Report) -> str:
+    verdict = _VERDICT[(report.status, report.passed)]
+    if report.evaluated_on == "valid" and report.status == "graded":
+        verdict = "🔎 **SELF-CHECK: PROBLEMS**" if report.failures else "🔎 **SELF-CHECK: RUNS**"
+    task = f"{code(report.task.id)}" + (f" v{report.task.version}" if report.task.version is not None else "")
+    title = f"## Grader report: {task}"
+    if report.status != "graded":
+        why = ("the submission breaks the contract, so it was not graded" if report.status == "invalid"
+               else "the grader or its infrastructure failed, not the submission; grade it again")
+        return f"{title}\n\n{verdict}: {why}"
+    if report.evaluated_on == "valid":
+        return f"{title}\n\n{verdict}"
+    mark = f" (passes at {report.rubric.pass_mark:g})" if report.rubric is not None else ""
+    line = f"{verdict}: score **{report.score:.1f}** / 100{mark}"
+    if report.rubric is not None and report.rubric.total != report.rubric.automatic_total:
+        line += f", {report.rubric.automatic_total:.1f} before interviewers' reviews"
+    sub = report.submission
+    who = [code(sub.path)] if sub.path else []
+    who += [f"sha256 {code(sub.sha256[:12])}"] if sub.sha256 else []
+    by = f" by **{inline(sub.candidate)}**" if sub.candidate else ""
+    return f"{title}\n\n{line}" + (f"\n\nSubmission{by}: {', '.join(who)}" if who else "")
+
+
+def _why(report: Report) -> str:
+    if report.status != "graded" or report.passed or report.evaluated_on == "valid":
+        return ""
+    reasons = list(report.rubric.not_passed_because) if report.rubric is not None else []
+    reasons = reasons or [f"{r.rule} (is {num(r.value)})" for r in report.pass_rule if not r.met]
+    reasons = reasons or [f"[{f.phase}] {f.kind}: {f.message}" for f in report.failures]
+    if not reasons:
+        return ""
+    return "### Why it did not pass\n\n" + "\n".join(f"- {inline(r)}" for r in reasons)
+
+
+def _failures(report: Report) -> str:
+    if not report.failures:
+        return ""
+    return "### Failures\n\n" + "\n".join(_failure(f) for f in report.failures)
+
+
+def _failure(f: Failure) -> str:
+    item = f"- **{f.phase}**, {f.kind}: {inline(f.message)}"
+    if not f.detail:
+        return item
+    lines = f.detail.rstrip().split("\n")[-_STDERR_TAIL_LINES:]
+    tail = "\n".join(lines)[-_STDERR_TAIL_CHARS:]
+    summary = f"stderr tail (last {len(tail.splitlines())} lines)"
+    block = f"<details><summary>{summary}</summary>\n\n{fenced(tail)}\n\n</details>"
+    return item + "\n\n" + "\n".join(f"  {line}" if line else "" for line in block.split("\n"))
+
+
+def _self_check(report: Report) -> str:
+    if not report.self_check:
+        return ""
+    return "### To fix before handing it in\n\n" + "\n".join(f"- {inline(note)}" for note in report.self_check)
+
+
+def _rubric(report: Report) -> str:
+    rubric = report.rubric
+    if rubric is None:
+        return ""
+    head = f"### Rubric {code(rubric.id)} v{rubric.version}: {rubric.total:.1f} of 100 points"
+    if rubric.total != rubric.automatic_total:
+        head += f" ({rubric.automatic_total:.1f} automatic, then interviewers' reviews)"
+    parts = [head, *(_section(section) for section in rubric.sections)]
+    notes = _rubric_notes(rubric)
+    return "\n\n".join(parts + ([notes] if notes else []))
+
+
+def _section(section: SectionResult) -> str:
+    rows = [f"#### {inline(section.title)}: {section.points:.1f} / {section.max_points:g}",
+            "", "| criterion | points | why |", "| --- | ---: | --- |"]
+    for c in section.criteria:
+        points = f"{c.points:.1f} / {c.max_points:g}"
+        why = cell(c.explanation)
+        if c.review is not None:
+            points = f"**{points}** (automatic {c.automatic_points:.1f})"
+            why += f"<br>**Reviewed by {cell(c.review.reviewer)}**: {cell(c.review.note)}"
+        elif c.needs_review:
+            why += "<br>_(to review by an interviewer)_"
+        name = code(c.id) + (" (required)" if c.required else "")
+        rows.append(f"| {name} | {points} | {why} |")
+    return "\n".join(rows)
+
+
+def _rubric_notes(rubric: RubricResult) -> str:
+    notes = []
+    if rubric.needs_review:
+        notes.append("To review by an interviewer: " + ", ".join(code(c) for c in rubric.needs_review))
+    notes += [f"Review not applied: {inline(note)}" for note in rubric.reviews_not_applied]
+    return "\n".join(f"- {note}" for note in notes)
+
+
+def _metrics(report: Report) -> str:
+    if not report.metrics:
+        return ""
+    where = "public validation split" if report.evaluated_on == "valid" else "hidden test split"
+    names = list(report.metrics)
+    return (f"### Metrics on the {where}\n\n| {' | '.join(code(n) for n in names)} |\n"
+            f"|{' ---: |' * len(names)}\n| {' | '.join(num(report.metrics[n], 4) for n in names)} |")
+
+
+def _per_class(report: Report) -> str:
+    if len(report.per_class) <= 2:
+        return ""
+    rows = ["### Per class", "", "| class | precision | recall | f1 | support |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, row in report.per_class.items():
+        rows.append(f"| {cell(name)} | {num(row.get('precision'))} | {num(row.get('recall'))} | {num(row.get('f1'))} "
+                    f"| {int(row.get('support', 0))} |")
+    return "\n".join(rows)
+
+
+def _latency(lat: Latency) -> str:
+    if not lat.measured:
+        return ""
+    rows = [f"### Latency (single item, {lat.count} queries, timed outside the model's process)", "",
+            "| | p50 ms | p95 ms | p99 ms |", "| --- | ---: | ---: | ---: |",
+            f"| model | {num(lat.p50_ms)} | {num(lat.p95_ms)} | {num(lat.p99_ms)} |"]
+    if lat.floor is not None:
+        f = lat.floor
+        rows.append(f"| floor (no-op predictor) | {num(f.p50_ms)} | {num(f.p95_ms)} | {num(f.p99_ms)} |")
+    extra = [f"Cold start {num(lat.cold_start_ms, 1)} ms"]
+    if lat.full_batch is not None and lat.full_batch.items_per_s:
+        extra.append(f"all {lat.full_batch.items} items in one call: {num(lat.full_batch.items_per_s, 0)} items/s")
+    if lat.peak_memory_mb is not None:
+        extra.append(f"peak memory {num(lat.peak_memory_mb, 1)} MB")
+    rows += ["", "; ".join(extra)]
+    rows += [f"- {inline(note)}" for note in lat.notes]
+    return "\n".join(rows)
+
+
+def _reproducibility(report: Report) -> str:
+    rep = report.reproducibility
+    if rep.runs < 2 and not rep.explanation:
+        return ""
+    identical = "n/a" if rep.artifacts_identical is None else "yes" if rep.artifacts_identical else "no"
+    head = (f"### Reproducibility\n\n{rep.runs} training run(s) with seed {rep.seed}: prediction agreement "
+            f"{num(rep.prediction_agreement, 4)}, largest metric difference {num(rep.max_metric_diff, 4)}, "
+            f"artifacts identical: {identical}")
+    env = rep.environment
+    if env is not None and (env.unpinned or env.mismatches):
+        pins = [f"{p.name}=={p.pinned} (runtime {p.runtime or 'not installed'})" for p in env.mismatches]
+        head += "\n\nPins: " + inline("; ".join([*(f"{u} unpinned" for u in env.unpinned), *pins]))
+    lines = "\n".join(f"- {inline(line)}" for line in rep.explanation)
+    return f"{head}\n\n{lines}" if lines else head
+
+
+def _warnings(report: Report) -> str:
+    if not report.warnings:
+        return ""
+    return "### Warnings\n\n" + "\n".join(f"- {inline(w)}" for w in report.warnings)
+
+
+def _footer(report: Report) -> str:
+    env = report.environment
+    box = env.get("sandbox") or {}
+    bits = [f"grader {env['grader_version']}"] if env.get("grader_version") else []
+    if box.get("backend"):
+        bits.append(f"sandbox {box['backend']}" + (f", image {box['image']}" if box.get("image") else ""))
+    if report.started_at:
+        bits.append(f"started {report.started_at}")
+    if report.duration_s is not None:
+        bits.append(f"took {report.duration_s:.0f} s")
+    bits.append("every figure is in report.json")
+    return f"<sub>{inline(' · '.join(str(b) for b in bits))}</sub>"
