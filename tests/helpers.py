@@ -90,7 +90,8 @@ def docker_leftovers(session: str) -> list[str]:
     labels = ["grader.sandbox=1", f"grader.session={session}"]
     client = docker.from_env(timeout=30)
     try:
-        found = [f"container {c['Names'][0]}" for c in client.api.containers(all=True, filters={"label": labels})]
+        found = [f"container {c['Names'][0].lstrip('/')} ({c['State']})"
+                 for c in client.api.containers(all=True, filters={"label": labels})]
         found += [f"volume {v['Name']}" for v in client.api.volumes(filters={"label": labels}).get("Volumes") or []]
         found += [f"image {i['Id'][:19]}" for i in client.api.images(all=True, filters={"label": labels})]
     finally:

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from grader.sandbox import Sandbox, get_backend
+from tests.helpers import docker_leftovers
 
 TOKEN = f"grader-conformance-{uuid.uuid4().hex[:12]}"
 
@@ -68,19 +69,8 @@ def _local_leftovers(box: Sandbox) -> list[str]:
 
 
 def _docker_leftovers(box: Sandbox) -> list[str]:
-    import docker
-
     # Only this instance's session: other test sessions may share the engine at the same time.
-    session = getattr(box, "session", None) or box.describe().get("session")
-    labels = ["grader.sandbox=1"] + ([f"grader.session={session}"] if session else [])
-    client = docker.from_env(timeout=10)
-    try:
-        found = [f"container {c.name} ({c.status})"
-                 for c in client.containers.list(all=True, filters={"label": labels})]
-        found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": labels})]
-    finally:
-        client.close()
-    return found
+    return docker_leftovers(getattr(box, "session", None) or box.describe()["session"])
 
 
 LEFTOVER_CHECKS: dict[str, Callable[[Sandbox], list[str]]] = {

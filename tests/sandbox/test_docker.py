@@ -24,6 +24,7 @@ from grader.sandbox import Limits, Mount, RunSpec, get_backend
 from grader.sandbox.base import SANDBOX_UID, STREAM_TAIL_BYTES
 from grader.sandbox.cleanup import prune
 from grader.sandbox.docker_backend import DockerSandbox, _Run, default_image, extract_safely
+from tests.helpers import docker_leftovers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,13 +65,6 @@ def box(client, image):
     sandbox = DockerSandbox(image=image, client=client)
     yield sandbox
     sandbox.close()
-
-
-def leftovers(client, session: str | None = None) -> list[str]:
-    labels = ["grader.sandbox=1"] + ([f"grader.session={session}"] if session else [])
-    names = [c.name for c in client.containers.list(all=True, filters={"label": labels})]
-    names += [v.name for v in client.volumes.list(filters={"label": labels})]
-    return names
 
 
 def py(code: str, **kwargs) -> RunSpec:
@@ -240,7 +234,7 @@ def test_oom_killed_from_state(box, client):
     assert result.oom_killed and not result.ok
     assert result.exit_code == 137 and not result.timed_out
     assert result.peak_memory_mb is not None and result.peak_memory_mb >= 90
-    assert leftovers(client, box.session) == []
+    assert docker_leftovers(box.session) == []
 
 
 @pytest.mark.docker
@@ -250,7 +244,7 @@ def test_timeout_kills_and_cleans_up(box, client, tmp_path):
                              mounts=[Mount("/workspace", writable=True, collect_to=tmp_path / "ws")]))
     assert result.timed_out and result.exit_code is None and not result.ok
     assert 1.4 <= result.duration_s < 5 and time.monotonic() - started < 15
-    assert leftovers(client, box.session) == []
+    assert docker_leftovers(box.session) == []
 
 
 @pytest.mark.docker
@@ -305,19 +299,19 @@ def test_nothing_left_after_run(box, client, tmp_path):
         Mount("/data", source=src), Mount("/workspace", writable=True, collect_to=tmp_path / "ws"),
         Mount("/scratch", writable=True)]))
     assert result.ok
-    assert leftovers(client, box.session) == []
+    assert docker_leftovers(box.session) == []
 
 
 @pytest.mark.docker
 def test_nothing_left_after_exception(box, client, tmp_path, monkeypatch):
     def boom(self, keeper, plan):
-        assert leftovers(client, box.session)  # the run's objects exist at this point
+        assert docker_leftovers(box.session)  # the run's objects exist at this point
         raise RuntimeError("boom while collecting")
 
     monkeypatch.setattr(_Run, "_collect", boom)
     with pytest.raises(RuntimeError, match="boom"):
         box.run(RunSpec(["true"], mounts=[Mount("/workspace", writable=True, collect_to=tmp_path / "ws")]))
-    assert leftovers(client, box.session) == []
+    assert docker_leftovers(box.session) == []
 
 
 @pytest.mark.docker
@@ -332,7 +326,7 @@ def test_nothing_left_after_keyboard_interrupt(box, client, tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         box.run(RunSpec(["sleep", "60"], mounts=[Mount("/workspace", writable=True, collect_to=tmp_path / "ws")]))
     monkeypatch.setattr(_Run, "_wait", original)
-    assert leftovers(client, box.session) == []
+    assert docker_leftovers(box.session) == []
 
 
 CHILD = """
@@ -378,7 +372,7 @@ def test_nothing_left_after_signal_to_grader(client, image, tmp_path, signum):
     assert expected in err
     # An uncaught KeyboardInterrupt makes Python die of SIGINT; SandboxTerminated exits 128 + signum.
     assert child.returncode == (-signal.SIGINT if signum == signal.SIGINT else 128 + signum)
-    assert leftovers(client, session) == []
+    assert docker_leftovers(session) == []
 
 
 ATEXIT_CHILD = """
@@ -400,7 +394,7 @@ def test_atexit_prunes_the_session(client, image):
     done = subprocess.run([sys.executable, "-c", ATEXIT_CHILD, image], capture_output=True, text=True, env=env,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert leftovers(client, done.stdout.strip()) == []
+    assert docker_leftovers(done.stdout.strip()) == []
 
 
 @pytest.mark.docker
@@ -410,7 +404,7 @@ def test_concurrent_runs_from_threads(box, client):
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda i: box.run(RunSpec(["sh", "-c", f"echo {i}"], label=f"t{i}")), range(3)))
     assert [r.stdout for r in results] == ["0\n", "1\n", "2\n"]
-    assert leftovers(client, box.session) == []
+    assert docker_leftovers(box.session) == []
 
 
 @pytest.mark.docker
@@ -424,8 +418,8 @@ def test_prune_by_session(client, image):
             made.append(client.volumes.create(labels=labels))
         removed = prune(client, "prune-test-a")
         assert sorted(removed) == sorted([made[0].name, made[1].name])
-        assert leftovers(client, "prune-test-a") == []
-        assert len(leftovers(client, "prune-test-b")) == 2
+        assert docker_leftovers("prune-test-a") == []
+        assert len(docker_leftovers("prune-test-b")) == 2
         assert sorted(prune(client, "prune-test-b")) == sorted([made[2].name, made[3].name])
     finally:
         prune(client, "prune-test-a")
