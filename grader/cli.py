@@ -275,7 +275,7 @@ def check(submission: Path, backend: str, out_dir: Path | None) -> None:
         box.close()
     render(report, out)
     out.print(f"Report written to [bold]{out_dir}[/] (a self-check on public data, not a grade)")
-    sys.exit(report.exit_code if report.status != "graded" else (1 if report.failures else 0))
+    sys.exit(report.exit_code)
 
 
 @main.command()

@@ -206,12 +206,11 @@ def _environment() -> Environment:
 def render(report: Report) -> str:
     """The page for ``report``; the same report always gives the same text."""
     label, css, meaning = VERDICTS.get((report.status, report.passed), ("Unknown", "error", ""))
-    exit_code = report.exit_code
     if report.evaluated_on == "valid" and report.status == "graded":  # `grader check`: runs or not, no grade
-        label, css, exit_code, meaning = (
-            ("Self-check: runs", "pass", 0, "the submission trains and predicts without failures")
+        label, css, meaning = (
+            ("Self-check: runs", "pass", "the submission trains and predicts without failures")
             if not report.failures else
-            ("Self-check: problems to fix", "fail", 1, "the submission does not run cleanly yet"))
+            ("Self-check: problems to fix", "fail", "the submission does not run cleanly yet"))
     figures = {
         "confusion": plots.confusion_matrix(report.confusion_matrix),
         "pr": plots.pr_curves(report.curves),
@@ -219,7 +218,7 @@ def render(report: Report) -> str:
     }
     rubric = report.rubric
     return _environment().get_template(TEMPLATE).render(
-        report=report, verdict={"label": label, "css": css, "meaning": meaning, "exit_code": exit_code},
+        report=report, verdict={"label": label, "css": css, "meaning": meaning, "exit_code": report.exit_code},
         figures={k: Markup(v) for k, v in figures.items() if v is not None},
         answers=answers(report),
         reviewed=bool(rubric and any(c.review for s in rubric.sections for c in s.criteria)),

@@ -282,9 +282,15 @@ class Report(_Model):
 
     @property
     def exit_code(self) -> int:
-        """The contract's exit codes: 0 passed, 1 not passed, 3 invalid, 4 error."""
+        """The contract's exit codes: 0 passed, 1 not passed, 3 invalid, 4 error.
+
+        A self-check (``evaluated_on == "valid"``) is not a grade: 0 when it trained and predicted
+        without a failure, 1 when there is something to fix.
+        """
         if self.status == "invalid":
             return 3
         if self.status == "error":
             return 4
+        if self.evaluated_on == "valid":
+            return 1 if self.failures else 0
         return 0 if self.passed else 1
