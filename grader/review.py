@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.errors import GraderError, UnknownNameError
 from grader.report.model import Report, Review
+from grader.report.write import REPORT_FILE, write_atomic, write_reports
 from grader.rubric import engine
 
 REVIEWS_FILE = "reviews.json"
-REPORT_FILE = "report.json"
 
 
 class ReviewRecord(BaseModel):
@@ -119,10 +119,6 @@ def add(folder: Path, criterion: str, points: float, note: str, reviewer: str | 
                                     reviewer=reviewer or default_reviewer(),
                                     at=datetime.now(UTC).isoformat(timespec="seconds"),
                                     submission_sha256=report.submission.sha256))
-    tmp = folder / f".{REVIEWS_FILE}.tmp"
-    tmp.write_text(json.dumps(log.model_dump(), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(folder / REVIEWS_FILE)
-    from grader.report.write import write_reports
-
+    write_atomic(folder / REVIEWS_FILE, json.dumps(log.model_dump(), indent=2) + "\n")
     write_reports(report, folder)
     return report

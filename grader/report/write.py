@@ -35,7 +35,7 @@ def write_reports(report: Report, out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     review.apply(report, out_dir)
-    _write(out_dir / REPORT_FILE, report.model_dump_json(indent=2) + "\n")
+    write_atomic(out_dir / REPORT_FILE, report.model_dump_json(indent=2) + "\n")
     failed = False
     for filename in RENDERERS:
         try:
@@ -47,12 +47,12 @@ def write_reports(report: Report, out_dir: Path) -> None:
                 report.warnings.append(warning)
                 failed = True
             continue
-        _write(out_dir / filename, text)
+        write_atomic(out_dir / filename, text)
     if failed:
-        _write(out_dir / REPORT_FILE, report.model_dump_json(indent=2) + "\n")
+        write_atomic(out_dir / REPORT_FILE, report.model_dump_json(indent=2) + "\n")
 
 
-def _write(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` atomically: a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
