@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from grader.report.model import Report
 
 DEFAULT_DB = "mlflow.db"
-#: Tag keys set on every run (``mlflow.runName`` is MLflow's own).
-TAGS = ("status", "passed", "candidate", "evaluated_on", "exit_code", "grader_version")
 
 
 @dataclass(frozen=True)
@@ -193,34 +191,36 @@ def params(report: Report) -> dict[str, str]:
 
 
 def metrics(report: Report) -> dict[str, float]:
-    """Every figure in the report, flattened to MLflow metric names (``latency.p95_ms``, ``rubric.total``)."""
-    found: dict[str, float] = {"score": report.score, "passed": float(report.passed)}
+    """Every figure in the report, flattened to MLflow metric names.
+
+    The registered figures (:mod:`grader.figures`) keep their own names (``latency.p95_ms``), the
+    ones rubrics and ``grader compare --sort`` use; the rest follow the report's structure.
+    """
+    from grader.figures import figures
+
+    found: dict[str, float | None] = {"score": report.score, "passed": float(report.passed)}
     for name, value in report.metrics.items():
-        found[f"metrics.{name}"] = value  # type: ignore[assignment]
-    for label, figures in report.per_class.items():
-        for name, value in figures.items():
+        found[f"metrics.{name}"] = value
+    found.update({name: figures.get(name).value(report) for name in figures})
+    for label, scores in report.per_class.items():
+        for name, value in scores.items():
             found[f"per_class.{_key(label)}.{name}"] = value
     lat = report.latency
-    for name in ("count", "duration_s", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms", "min_ms",
-                 "cold_start_ms", "peak_memory_mb", "sandbox_peak_memory_mb", "single_batch_agreement"):
+    for name in ("count", "duration_s", "min_ms", "sandbox_peak_memory_mb", "single_batch_agreement"):
         found[f"latency.{name}"] = getattr(lat, name)
     if lat.floor is not None:
         for name in ("p50_ms", "p90_ms", "p99_ms", "mean_ms"):
             found[f"latency.floor.{name}"] = getattr(lat.floor, name)
     for batch in lat.batches:
-        found[f"latency.batch_{batch.batch_size}.items_per_s"] = batch.items_per_s  # type: ignore[assignment]
+        found[f"latency.batch_{batch.batch_size}.items_per_s"] = batch.items_per_s
     rep = report.reproducibility
-    found["reproducibility.prediction_agreement"] = rep.prediction_agreement  # type: ignore[assignment]
-    found["reproducibility.max_metric_diff"] = rep.max_metric_diff  # type: ignore[assignment]
     if rep.artifacts_identical is not None:
         found["reproducibility.artifacts_identical"] = float(rep.artifacts_identical)
-    if rep.seed_check is not None:
-        found["reproducibility.seed_max_spread"] = rep.seed_check.max_spread  # type: ignore[assignment]
     for run in rep.training_runs:
-        found[f"reproducibility.run_{run.run}.train_s"] = run.train_s  # type: ignore[assignment]
+        found[f"reproducibility.run_{run.run}.train_s"] = run.train_s
     for phase, result in report.phases.items():
         found[f"phases.{_key(phase)}.duration_s"] = result.duration_s
-        found[f"phases.{_key(phase)}.peak_memory_mb"] = result.peak_memory_mb  # type: ignore[assignment]
+        found[f"phases.{_key(phase)}.peak_memory_mb"] = result.peak_memory_mb
     if report.rubric is not None:
         found["rubric.total"] = report.rubric.total
         found["rubric.automatic_total"] = report.rubric.automatic_total
@@ -228,7 +228,7 @@ def metrics(report: Report) -> dict[str, float]:
             found[f"rubric.{_key(section.id)}"] = section.points
     if report.duration_s is not None:
         found["duration_s"] = report.duration_s
-    return {k: float(v) for k, v in found.items() if v is not None and math.isfinite(float(v))}
+    return {k: float(v) for k, v in found.items() if v is not None and math.isfinite(v)}
 
 
 def _params(report: Report) -> list[Any]:
