@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks import _direct
-from grader.grading import Grader
+from grader.grading.pipeline import Grader
 from grader.sandbox import get_backend
 from grader.spec.task import get_task
 

@@ -49,7 +49,7 @@ def main() -> None:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import mlflow"], check=True)
     print(f"\nimport mlflow (fresh interpreter): {time.perf_counter() - started:.2f} s")
-    from grader.tracking import Tracking, log_grading, prepare_store
+    from grader.integrations.mlflow import Tracking, log_grading, prepare_store
 
     report = next(iter(reports.values()))
     with tempfile.TemporaryDirectory() as tmp:

@@ -41,10 +41,10 @@ fi
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 started=$(date +%s)
 
-# 1. the base image: the runtime image's own choice (grader.sandbox.image), unless given
+# 1. the base image: the runtime image's own choice (grader.sandbox.docker.image), unless given
 if [ -z "$base" ]; then
   base=$("$PYTHON" -c 'import sys
-from grader.sandbox.image import connect, ensure_base_image
+from grader.sandbox.docker.image import connect, ensure_base_image
 print(ensure_base_image(connect(), lambda message: print(message, file=sys.stderr)))')
 fi
 base_id=$(docker image inspect --format '{{.Id}}' "$base" 2>/dev/null || echo "$base")
@@ -90,7 +90,7 @@ if [ "$mode" = wheels ]; then
   arch=$(docker version --format '{{.Server.Arch}}')
   case "$arch" in amd64) arch=x86_64 ;; arm64) arch=aarch64 ;; esac
   platforms=$("$PYTHON" -c 'import sys
-from grader.sandbox.image import GLIBC_MINOR
+from grader.sandbox.docker.image import GLIBC_MINOR
 arch = sys.argv[1]
 tags = [f"manylinux_2_{minor}_{arch}" for minor in range(GLIBC_MINOR, 16, -1)]
 print(" ".join(tags + [f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}"]))' "$arch")

@@ -66,7 +66,7 @@ Steps to fill in (see tasks/tabular/credit-default/make_splits.py for a complete
 2. drop duplicates, so that no item ends up in two splits (a leak of the hidden test split);
 3. split it stratified on the label with a fixed seed;
 4. write data/train, data/valid and data/test ({ext}) and print each file's rows and sha256 for
-   task.yaml and data/LICENSE.md (grader.datasets.write_npz and sha256_file help).
+   task.yaml and data/LICENSE.md (grader.data.files.write_npz and sha256_file help).
 """
 
 raise SystemExit("make_splits.py is a stub: fill in the steps in its docstring")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import splits
-from grader.datasets import read_npz, sha256_file
+from grader.data import splits
+from grader.data.files import read_npz, sha256_file
 from grader.errors import GraderError
 from grader.sandbox.base import Sandbox
 from grader.spec.task import TaskSpec, load_task
@@ -152,7 +152,7 @@ def _examples(task: TaskSpec) -> list[Finding]:
 
 
 def _graded(task: TaskSpec, tasks_root: Path, sandbox: Sandbox, progress) -> list[Finding]:
-    from grader.grading import Grader
+    from grader.grading.pipeline import Grader
 
     out = []
     for name, should_pass in (("reference", True), ("baseline", False)):

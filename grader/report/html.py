@@ -138,7 +138,7 @@ MACRO = {"precision", "recall", "f1", "roc_auc", "average_precision"}
 
 
 def metric_description(name: str, multiclass: bool = False) -> str:
-    from grader.metrics import metrics
+    from grader.evaluate.metrics import metrics
 
     try:
         metric = metrics.get(name)

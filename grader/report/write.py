@@ -1,6 +1,6 @@
-"""Writing a report's files: every writer of ``report.json`` goes through here, so reviews kept
-beside the report are applied whenever it is (re)written, and every format is rendered from the
-same :class:`Report`.
+"""Writing a report's files: every writer of ``report.json`` goes through here, and every format is
+rendered from the same :class:`Report`. Writing never scores: the pipeline and ``grader review``
+apply the interviewers' reviews (:mod:`grader.rubric.review`) before they write.
 
 ``report.json`` is written first and always: a renderer that fails (a bug, a full disk) becomes a
 warning in the report, never a lost grading.
@@ -12,6 +12,9 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from grader.errors import GraderError
 from grader.report.model import Report
 
 REPORT_FILE = "report.json"
@@ -31,10 +34,7 @@ def renderer(filename: str) -> Callable[[Report], str]:
 
 
 def write_reports(report: Report, out_dir: Path) -> None:
-    from grader import review
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    review.apply(report, out_dir)
     write_atomic(out_dir / REPORT_FILE, report.model_dump_json(indent=2) + "\n")
     failed = False
     for filename in RENDERERS:
@@ -57,3 +57,13 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def read_report(folder: Path) -> Report:
+    path = folder / REPORT_FILE
+    if not path.is_file():
+        raise GraderError(f"{path} not found", "pass the folder `grader grade --out` wrote")
+    try:
+        return Report.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        raise GraderError(f"{path} is not a report this grader can read: {exc.errors()[0]['msg']}") from None

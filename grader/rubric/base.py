@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from grader.registry import Registry
-from grader.spec._base import StrictModel
+from grader.spec.base import StrictModel
 
 if TYPE_CHECKING:
     from grader.report.model import Report, Requirement

@@ -352,7 +352,7 @@ class Builder:
 
 
 def check(path: Path, sandbox: Sandbox | None, *, limits: Limits | None = None, timeout_s: float = 300) -> Outcome:
-    from grader.sandbox.docker_backend import DockerSandbox
+    from grader.sandbox.docker.backend import DockerSandbox
 
     steps = parse(path.read_text(encoding="utf-8", errors="replace"))
     if not any(s.keyword == "FROM" for s in steps):

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from grader.errors import UnknownNameError
-from grader.figures import Figure, get_figure
+from grader.evaluate.figures import Figure, get_figure
 from grader.report.model import Requirement
 from grader.rubric.base import Context, CriterionKind, CriterionSpec, Outcome, kinds
 

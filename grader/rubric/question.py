@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from grader.rubric import answers as md
 from grader.rubric.base import ID_PATTERN, Context, CriterionKind, CriterionSpec, Outcome, kinds
-from grader.spec._base import StrictModel
+from grader.spec.base import StrictModel
 
 ANSWERS_FILE = "ANSWERS.md"
 #: A sentence backs at most this many key points.

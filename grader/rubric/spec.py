@@ -16,7 +16,7 @@ from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from grader.errors import SpecError, UnknownNameError
 from grader.rubric.base import ID_PATTERN, CriterionSpec, kinds, load_builtin_kinds
-from grader.spec._base import StrictModel, describe_validation_error, load_model, read_yaml
+from grader.spec.base import StrictModel, describe_validation_error, load_model, read_yaml
 
 WEIGHT_TOLERANCE = 1e-6
 

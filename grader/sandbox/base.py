@@ -207,7 +207,7 @@ class Sandbox(abc.ABC):
 backends: Registry[type[Sandbox]] = Registry("sandbox backend")
 
 
-BUILTIN_BACKENDS = ("grader.sandbox.docker_backend", "grader.sandbox.local")
+BUILTIN_BACKENDS = ("grader.sandbox.docker.backend", "grader.sandbox.local.backend")
 
 
 def load_builtin_backends() -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from grader.errors import SpecError, UnknownNameError
-from grader.spec._base import StrictModel, load_model, read_yaml
+from grader.spec.base import StrictModel, load_model, read_yaml
 
 if TYPE_CHECKING:
     from grader.rubric.spec import RubricSpec
@@ -123,7 +123,7 @@ class TaskSpec(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskSpec:
-        from grader.metrics import metrics as registry
+        from grader.evaluate.metrics import metrics as registry
 
         if self.positive_class is not None and self.positive_class not in self.classes:
             raise ValueError(f"positive_class {self.positive_class!r} is not one of classes {self.classes}")
@@ -211,7 +211,7 @@ def load_task(path: Path) -> TaskSpec:
 
 
 def registry_names() -> list[str]:
-    from grader.metrics import metrics
+    from grader.evaluate.metrics import metrics
 
     return metrics.names()
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.errors import GraderError, SubmissionError
-from grader.spec._base import load_model, read_yaml
-from grader.spec.submission import Manifest
+from grader.spec.base import load_model, read_yaml
+from grader.spec.manifest import Manifest
 from grader.submission import requirements
 
 MANIFEST = "submission.yaml"

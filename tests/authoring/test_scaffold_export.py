@@ -11,9 +11,9 @@ import pytest
 from grader.authoring.export import export
 from grader.authoring.scaffold import scaffold
 from grader.authoring.validate import validate
-from grader.datasets import read_npz
+from grader.data.files import read_npz
 from grader.errors import GraderError
-from grader.sandbox.image import LOCK_FILE
+from grader.sandbox.docker.image import LOCK_FILE
 from grader.spec.task import discover_tasks, get_task, load_task
 from grader.submission.validate import validate as contract
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from grader.authoring.validate import validate
-from grader.datasets import read_npz, sha256_file, write_npz
+from grader.data.files import read_npz, sha256_file, write_npz
 from grader.spec.task import discover_tasks, tasks_dir
 
 BUNDLED = sorted(discover_tasks())

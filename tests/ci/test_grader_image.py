@@ -156,7 +156,7 @@ def test_image_grades_through_the_host_socket(grader_image, tmp_path):
 
     The reference runs as the image's own user, the baseline as `--user` with a uid the image has
     never heard of (what `--user "$(id -u):$(id -g)"` gives most callers)."""
-    from grader.sandbox.image import ensure_image
+    from grader.sandbox.docker.image import ensure_image
 
     ensure_image()  # the runtime image the grader in the container looks for on the same engine
     socket = _engine_socket()

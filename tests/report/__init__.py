@@ -1,7 +1,7 @@
 """Tests of the report formats (report.md, junit.xml, report.json's schema, report.html).
 
 The fixtures are real graded reports (``make_fixtures.py`` says how they are made); the helpers
-below let other test modules (``tests/test_compare.py``, ``test_html.py``) read them.
+below let other test modules (``tests/compare/test_compare.py``, ``test_html.py``) read them.
 """
 
 from __future__ import annotations

@@ -355,7 +355,7 @@ def _open(browser: Any, report: Report, folder: Path) -> Opened:
 @pytest.mark.slow
 @pytest.mark.usefixtures("nothing_left")
 def test_graded_reference_in_a_real_browser(chromium, docker_box, tmp_path):
-    from grader.grading import Grader
+    from grader.grading.pipeline import Grader
     from tests.helpers import EXAMPLES, QUICK_LATENCY, tasks_copy
 
     tasks = tasks_copy(tmp_path / "tasks", latency=QUICK_LATENCY)
@@ -389,7 +389,7 @@ def test_graded_reference_in_a_real_browser(chromium, docker_box, tmp_path):
 @pytest.mark.slow
 @pytest.mark.usefixtures("nothing_left")
 def test_crashed_training_in_a_real_browser(chromium, docker_box, tmp_path):
-    from grader.grading import Grader
+    from grader.grading.pipeline import Grader
     from tests.helpers import QUICK_LATENCY, make_submission, tasks_copy
 
     train = f"import sys\nprint({HOSTILE!r}, file=sys.stderr)\nraise RuntimeError('boom in training')\n"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from grader.grading import Grader
+from grader.cli.schema import schema_for
+from grader.grading.pipeline import Grader
 from grader.report import junit, markdown
 from grader.report.model import Failure, Report, TaskRef
-from grader.schemas import schema_for
 from tests.helpers import QUICK_LATENCY, make_submission, tasks_copy
 from tests.report import FIXTURE_NAMES, fixture_json, load_fixture
 
@@ -40,7 +40,7 @@ def errors(validator: Draft202012Validator, data: dict) -> list[str]:
 def test_published_schema_is_the_models():
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema == schema_for("report"), "run `python -m grader.schemas` to refresh schemas/report.schema.json"
+    assert schema == schema_for("report"), "run `python -m grader.cli.schema` to refresh schemas/report.schema.json"
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)

@@ -1,4 +1,4 @@
-"""Interviewers' reviews: recorded with provenance, applied on every write, never lost, never misapplied."""
+"""Interviewers' reviews: recorded with provenance, applied before every write, never lost, never misapplied."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from grader import review
 from grader.errors import GraderError
 from grader.report.write import write_reports
+from grader.rubric import review
 from grader.rubric.engine import grade, settle_report
 from tests.rubric.conftest import metric, rubric, section
 
@@ -52,14 +52,26 @@ def test_reviews_survive_a_rewrite_of_the_report(graded):
     fresh = review.read_report(graded)
     for c in fresh.rubric.sections[0].criteria:  # as a re-grade would produce it: automatic values only
         c.points, c.review = c.automatic_points, None
+    review.apply(fresh, graded)  # what the pipeline does before it writes
     write_reports(fresh, graded)
     assert review.read_report(graded).score == 75.0
+
+
+def test_writing_a_report_never_scores_it(graded):
+    review.add(graded, "speed", 50, "fine", "alice")
+    fresh = review.read_report(graded)
+    for c in fresh.rubric.sections[0].criteria:
+        c.points, c.review = c.automatic_points, None
+    settle_report(fresh)
+    write_reports(fresh, graded)  # reviews.json is beside it, but writing does not apply it
+    assert review.read_report(graded).score == 25.0
 
 
 def test_a_review_of_another_submission_is_kept_but_not_applied(graded):
     review.add(graded, "speed", 50, "fine", "alice")
     other = review.read_report(graded)
     other.submission.sha256 = "b" * 64
+    review.apply(other, graded)
     write_reports(other, graded)
     again = review.read_report(graded)
     assert again.score == 25.0 and "made for another submission" in again.rubric.reviews_not_applied[0]

@@ -75,7 +75,7 @@ def test_unknown_rubric_suggests_a_name():
 
 
 def test_exported_schema_knows_every_kind():
-    from grader.schemas import schema_for
+    from grader.cli.schema import schema_for
 
     schema = schema_for("rubric")
     kinds = {d for d in schema["$defs"]["SectionSpec"]["properties"]["criteria"]["items"]["discriminator"]["mapping"]}

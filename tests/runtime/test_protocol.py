@@ -1,6 +1,6 @@
 """The harness and the timer talking over their socket, as plain processes (no sandbox): the protocol's
 logic, each way a model can misbehave, and what the timer records. The sandboxed runs are in
-tests/test_measurement_docker.py."""
+tests/grading/test_measurement_docker.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grader.prediction import read_events
+from grader.grading.prediction import read_events
 from grader.runtime import harness
 from tests.helpers import TASK_DIR
 

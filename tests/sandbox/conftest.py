@@ -34,7 +34,7 @@ TOKEN = f"grader-conformance-{uuid.uuid4().hex[:12]}"
 
 
 def _local_leftovers(box: Sandbox) -> list[str]:
-    from grader.sandbox.local import SUPERVISOR, UID_BASE, UID_SPAN
+    from grader.sandbox.local.backend import SUPERVISOR, UID_BASE, UID_SPAN
 
     found = []
     me = os.getpid()
@@ -81,7 +81,7 @@ LEFTOVER_CHECKS: dict[str, Callable[[Sandbox], list[str]]] = {
 
 def _make(name: str, tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
     if name == "local":
-        from grader.sandbox.local import LocalSandboxWarning
+        from grader.sandbox.local.backend import LocalSandboxWarning
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LocalSandboxWarning)
@@ -90,7 +90,7 @@ def _make(name: str, tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
             base = Path(tempfile.mkdtemp(prefix="grader-local-conformance-"))
             base.chmod(0o755)
             return get_backend("local", base_dir=base)
-    import grader.sandbox.docker_backend  # noqa: F401 - registers "docker"; fails until it exists
+    import grader.sandbox.docker.backend  # noqa: F401 - registers "docker"; fails until it exists
 
     return get_backend("docker")
 
@@ -98,7 +98,7 @@ def _make(name: str, tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
 @pytest.fixture(params=[pytest.param("local", id="local"),
                         pytest.param("docker", id="docker", marks=pytest.mark.docker)])
 def sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    import grader.sandbox.local  # noqa: F401 - registers "local"
+    import grader.sandbox.local.backend  # noqa: F401 - registers "local"
 
     box = _make(request.param, tmp_path_factory)
     try:

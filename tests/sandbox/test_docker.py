@@ -23,7 +23,7 @@ from grader.errors import SandboxError
 from grader.sandbox import Limits, Mount, RunSpec, get_backend
 from grader.sandbox.base import SANDBOX_UID, STREAM_TAIL_BYTES
 from grader.sandbox.cleanup import prune
-from grader.sandbox.docker_backend import DockerSandbox, _Run, default_image, extract_safely
+from grader.sandbox.docker.backend import DockerSandbox, _Run, default_image, extract_safely
 from tests.helpers import docker_leftovers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -333,7 +333,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from grader.sandbox import Mount, RunSpec, Limits
-from grader.sandbox.docker_backend import DockerSandbox
+from grader.sandbox.docker.backend import DockerSandbox
 box = DockerSandbox(image=sys.argv[1])
 print(box.session, flush=True)
 box.run(RunSpec(["sleep", "60"], label="signalled", limits=Limits(timeout_s=120),
@@ -378,7 +378,7 @@ def test_nothing_left_after_signal_to_grader(client, image, tmp_path, signum):
 ATEXIT_CHILD = """
 import sys
 from grader.sandbox import RunSpec
-from grader.sandbox.docker_backend import DockerSandbox
+from grader.sandbox.docker.backend import DockerSandbox
 box = DockerSandbox(image=sys.argv[1])
 assert box.run(RunSpec(["true"])).ok
 # Something of this session that no run removed (as if a run had been cut short).

@@ -8,7 +8,7 @@ import time
 import docker
 import pytest
 
-from grader.sandbox import image as runtime
+from grader.sandbox.docker import image as runtime
 
 pytestmark = pytest.mark.docker
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SandboxError
-from grader.sandbox import Companion, Limits, Mount, RunSpec, backends, get_backend, local
+from grader.sandbox import Companion, Limits, Mount, RunSpec, backends, get_backend
 from grader.sandbox.base import STREAM_TAIL_BYTES
-from grader.sandbox.local import LOCAL_WARNING, LocalSandbox, LocalSandboxWarning
+from grader.sandbox.local import backend as local
+from grader.sandbox.local.backend import LOCAL_WARNING, LocalSandbox, LocalSandboxWarning
 
 LIMITS = Limits(timeout_s=10, memory_mb=256, pids=64, tmp_mb=32)
 ROOT = os.geteuid() == 0

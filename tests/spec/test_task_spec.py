@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from grader.cli.schema import schema_for
 from grader.errors import SpecError, UnknownNameError
-from grader.schemas import schema_for
 from grader.spec.task import discover_tasks, get_task, load_task, tasks_dir
 
 TASK = tasks_dir() / "tabular" / "credit-default"
@@ -73,7 +73,7 @@ def test_exported_schemas_are_up_to_date():
     root = Path(__file__).resolve().parents[2] / "schemas"
     for kind in ("task", "report", "submission"):
         committed = json.loads((root / f"{kind}.schema.json").read_text())
-        assert committed == schema_for(kind), f"run `python -m grader.schemas` to refresh schemas/{kind}.schema.json"
+        assert committed == schema_for(kind), f"run `python -m grader.cli.schema` to refresh schemas/{kind}.schema.json"
 
 
 def test_task_thresholds_are_applied_to_its_rubric(task_copy):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grader.sandbox.image import LOCK_FILE
+from grader.sandbox.docker.image import LOCK_FILE
 from grader.spec.task import TaskSpec, load_task
 from grader.submission import requirements
 from grader.submission.requirements import read_lock

@@ -19,7 +19,7 @@ Steps, all deterministic (no random generator, so no dependence on numpy's RNG s
    in key order, the first 600 for train and the next 100 for valid, and the first 200 images of
    the official test set for test: 6,000 / 1,000 / 2,000 images, exactly balanced;
 4. order each split by the same key (classes interleaved), and write ``data/{train,valid,test}.npz``
-   with ``grader.datasets.write_npz``: ``images``, uint8 of shape (n, 28, 28) as in the source,
+   with ``grader.data.files.write_npz``: ``images``, uint8 of shape (n, 28, 28) as in the source,
    and ``labels``, the class names as ``<U11`` strings; the same arrays always give the same bytes;
 5. check that no pixel hash is in two splits, and print each file's rows, size and sha256, to be
    copied into ``task.yaml`` and ``data/LICENSE.md``.
@@ -39,7 +39,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))  # this checkout's grader package, wherever the script runs from
 
-from grader.datasets import sha256_file, write_npz  # noqa: E402
+from grader.data.files import sha256_file, write_npz  # noqa: E402
 
 SEED = 20261122
 SOURCE = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))

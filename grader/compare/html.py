@@ -1,0 +1,50 @@
+"""The comparison as one self-contained HTML page: no network, sortable by clicking any column header.
+
+Candidate-controlled text (names, reasons) reaches the page only through Jinja2's autoescaping and
+``data-`` attributes, never inside the script, so a candidate's folder name cannot run code in an
+interviewer's browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+from grader.compare.table import Comparison, Row, cell_text, sort_names
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def _cells(comparison: Comparison, row: Row, values: dict[str, Any]) -> list[dict[str, str]]:
+    cells = []
+    for column in comparison.columns:
+        value = values.get(column.key)
+        if column.key == "status" and row.unreadable:
+            value = f"unreadable: {row.unreadable}"
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is None:
+            sort = ""
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            sort = cell_text(value, column)
+        else:
+            sort = repr(float(value))
+        classes = ["num"] if column.higher_is_better is not None else []
+        if number and value == comparison.best(column.key):
+            classes.append("best")
+        if isinstance(value, bool):
+            classes.append("yes" if value else "no")
+        cells.append({"text": cell_text(value, column), "sort": sort, "classes": " ".join(classes)})
+    return cells
+
+
+def render(comparison: Comparison) -> str:
+    table = [{"source": row.source, "unreadable": row.unreadable, "cells": _cells(comparison, row, values)}
+             for row, values in zip(comparison.rows, comparison.values, strict=True)]
+    sort_key = sort_names(comparison.columns)[comparison.sort].key
+    return _environment().get_template("compare/table.html.j2").render(
+        task=comparison.task, columns=comparison.columns, rows=comparison.rows, table=table,
+        sort=comparison.sort, sort_key=sort_key)

@@ -1,0 +1,1 @@
+"""Task data: the split files, the public /data folder candidates train on, and checksums."""
