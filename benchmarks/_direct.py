@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
+from grader.data.public import public_folder
 from grader.spec.task import TaskSpec
 
 
@@ -24,11 +23,8 @@ def environment(task: TaskSpec, data: Path, artifacts: Path) -> dict[str, str]:
 def train(task: TaskSpec, submission: Path, work: Path) -> Path:
     """Run the submission's train command on the task's public data; return the artifacts folder."""
     data, artifacts = work / "data", work / "artifacts"
-    data.mkdir(parents=True)
+    public_folder(task, data)
     artifacts.mkdir()
-    (data / "task.json").write_text(json.dumps(task.public_info))
-    for split in ("train", "valid"):
-        shutil.copyfile(task.data_path(split), data / f"{split}.csv")
     command = (submission / "submission.yaml").read_text()
     train_line = next(line for line in command.splitlines() if line.startswith("train:"))
     argv = train_line.split(":", 1)[1].split("#", 1)[0].split()

@@ -4,12 +4,16 @@ For each predictor (sleeps of known length, and the credit-default reference mod
 - LoadGen's single-stream result (``mlperf_log_summary.txt``: its 50th and 90th percentiles) with the
   predictor called in-process on the host, inputs preloaded to RAM (LoadGen's QSL), nothing else;
 - the grader's figures for the same predictor graded in the Docker sandbox (the timer in another
-  process, each input sent and decoded at query time), with the same minimum count and duration;
+  process, each input encoded before the loop and decoded by the harness at query time), with the
+  same minimum count and duration;
 - the grader's measurement floor (its no-op predictor) in that same run.
 
 The difference between the two is what measuring from outside the candidate's process costs: the
 round trip through the socket and decoding the input, about the floor (a bit more after a long
-prediction, when caches are cold). Needs ``pip install mlcommons-loadgen`` (the ``bench`` extra).
+prediction, when caches are cold). The last line is the machine's load: on a busy machine every
+wake-up is late, which LoadGen's in-process loop pays about once per query and the grader's timer
+and harness, handing each query over a socket, several times. Needs ``pip install
+mlcommons-loadgen`` (the ``bench`` extra).
 Run: `python benchmarks/latency_vs_loadgen.py [--min-queries N] [--min-duration S]`.
 """
 
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks import _direct
+from benchmarks import _direct, _timeline
 from grader.grading.pipeline import Grader
 from grader.sandbox import get_backend
 from grader.spec.task import get_task
@@ -128,11 +132,13 @@ def main() -> None:
     print(f"\nsingle-stream latency, ms (min {args.min_queries} queries and {args.min_duration:g} s each; "
           f"grader in the {args.sandbox} sandbox, LoadGen in-process on the host)")
     print(f"{'predictor':18s} {'LoadGen p50':>11s} {'p90':>7s} {'grader p50':>11s} {'p90':>7s} "
-          f"{'diff p50':>9s} {'floor p50':>10s} {'queries':>8s}")
+          f"{'diff p50':>9s} {'diff %':>7s} {'floor p50':>10s} {'queries':>8s}")
     for name, theirs, ours, floor, count in rows:
+        diff = ours[0] - theirs["p50_ms"]
         print(f"{name:18s} {theirs['p50_ms']:11.3f} {theirs['p90_ms']:7.3f} {ours[0]:11.3f} {ours[1]:7.3f} "
-              f"{ours[0] - theirs['p50_ms']:+9.3f} {floor:10.3f} {count:8d}"
+              f"{diff:+9.3f} {100 * diff / theirs['p50_ms']:+6.1f}% {floor:10.3f} {count:8d}"
               + ("" if theirs["valid"] else "   (LoadGen: INVALID run)"))
+    print(_timeline.load_average())
 
 
 if __name__ == "__main__":

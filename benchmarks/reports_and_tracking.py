@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.report.model import Report
 from grader.report.write import RENDERERS, renderer, write_reports
+from grader.spec.report import Report
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "report" / "fixtures"
 

@@ -1,24 +1,25 @@
 """grader: automated grading of machine-learning take-home submissions in a hardened sandbox.
 
 The public API is imported on first use (PEP 562), so ``import grader`` and the CLI's start cost
-nothing until a name is used: the pipeline pulls in scikit-learn, pandas and the docker SDK.
+nothing until a name is used: the pipeline pulls in scikit-learn, pandas and the docker SDK, and
+even ``__version__`` reads the installed metadata (``importlib.metadata``) only when asked.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from grader.version import __version__
+from grader.exports import lazy_exports
 
 #: Public name -> the module that defines it.
 _API: dict[str, str] = {
+    "__version__": "grader.version",
     **dict.fromkeys(["GraderError", "SandboxError", "SpecError", "SubmissionError", "UnknownNameError"],
                     "grader.errors"),
     **dict.fromkeys(["Figure", "figures", "get_figure"], "grader.evaluate.figures"),
     **dict.fromkeys(["Metric", "metrics"], "grader.evaluate.metrics"),
     **dict.fromkeys(["Grader", "grade"], "grader.grading.pipeline"),
-    **dict.fromkeys(["Failure", "Latency", "Report", "Reproducibility"], "grader.report.model"),
+    **dict.fromkeys(["Failure", "Latency", "Report", "Reproducibility"], "grader.spec.report"),
     "write_reports": "grader.report.write",
     **dict.fromkeys(["Companion", "CompanionResult", "Limits", "Mount", "RunResult", "RunSpec", "Sandbox", "backends",
                      "get_backend"], "grader.sandbox.base"),
@@ -36,17 +37,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'grader' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_exports(__name__, _API, globals())
 
 
 if TYPE_CHECKING:
@@ -55,7 +46,6 @@ if TYPE_CHECKING:
     from grader.evaluate.metrics import Metric, metrics
     from grader.grading.pipeline import Grader, grade
     from grader.integrations.mlflow import Tracking, log_grading
-    from grader.report.model import Failure, Latency, Report, Reproducibility
     from grader.report.write import write_reports
     from grader.sandbox.base import (
         Companion,
@@ -69,4 +59,6 @@ if TYPE_CHECKING:
         get_backend,
     )
     from grader.spec.manifest import Manifest
+    from grader.spec.report import Failure, Latency, Report, Reproducibility
     from grader.spec.task import TaskSpec, discover_tasks, get_task, load_task, with_overrides
+    from grader.version import __version__

@@ -33,12 +33,21 @@ class SubmissionError(GraderError):
     exit_code = 3
 
 
+class UsageError(GraderError):
+    """The caller asked for something that cannot be: a name nobody knows, a value out of range.
+    On the command line that is a usage error (exit 2), not a fault of the grader."""
+
+    exit_code = 2
+
+
 class SandboxError(GraderError):
     """The sandbox infrastructure failed (no engine, missing image): report status ``error``."""
 
 
-class UnknownNameError(GraderError, KeyError):
-    """A registry lookup for a name nobody registered, with a did-you-mean suggestion."""
+class UnknownNameError(UsageError, KeyError):
+    """A lookup of a name nobody registered (a task, rubric, criterion...), with a did-you-mean
+    suggestion. A name inside a task or rubric file is the file's fault: loaders re-raise it as
+    :class:`SpecError`."""
 
     def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
         known = sorted(known)

@@ -44,7 +44,8 @@ started=$(date +%s)
 # 1. the base image: the runtime image's own choice (grader.sandbox.docker.image), unless given
 if [ -z "$base" ]; then
   base=$("$PYTHON" -c 'import sys
-from grader.sandbox.docker.image import connect, ensure_base_image
+from grader.sandbox.docker.client import connect
+from grader.sandbox.docker.image import ensure_base_image
 print(ensure_base_image(connect(), lambda message: print(message, file=sys.stderr)))')
 fi
 base_id=$(docker image inspect --format '{{.Id}}' "$base" 2>/dev/null || echo "$base")

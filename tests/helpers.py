@@ -1,9 +1,13 @@
-"""Builders for test submissions: a tiny valid one, and variants that misbehave on purpose."""
+"""Builders for test submissions: a tiny valid one, and variants that misbehave on purpose; and
+what tests that interrupt a grader need."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -97,3 +101,21 @@ def docker_leftovers(session: str) -> list[str]:
     finally:
         client.close()
     return found
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a child a test sends SIGINT: its default disposition back, so Python in the
+    child raises KeyboardInterrupt even when the test session inherited SIGINT ignored (a shell's
+    background job), which every child would otherwise inherit too."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt in this process for the duration, even when the session started
+    with it ignored (Python then installs no handler at all)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -8,24 +8,20 @@ excluding the test split, so a new file in a task folder cannot leak into a kit 
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from grader.authoring.template import write_submission
-from grader.errors import GraderError
+from grader.data.public import public_folder
+from grader.errors import UsageError
 from grader.spec.task import TaskSpec
 
 
 def export(task: TaskSpec, out: Path, runtime_lock: Path) -> list[Path]:
     if out.exists() and any(out.iterdir()):
-        raise GraderError(f"{out} exists and is not empty", "export into a new folder")
+        raise UsageError(f"{out} exists and is not empty", "export into a new folder")
     out.mkdir(parents=True, exist_ok=True)
-    data = out / "data"
-    data.mkdir()
-    (data / "task.json").write_text(json.dumps(task.public_info, indent=2) + "\n", encoding="utf-8")
-    for split in ("train", "valid"):
-        shutil.copyfile(task.data_path(split), data / Path(getattr(task.data, split).path).name)
+    data = public_folder(task, out / "data")
     readme = task.root / "README.md"
     if readme.is_file():
         shutil.copyfile(readme, out / "README.md")

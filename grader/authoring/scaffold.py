@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from grader.authoring.template import write_submission
-from grader.errors import GraderError
+from grader.errors import UsageError
 from grader.spec.task import TASK_FILE, Suite, load_task
 
 PLACEHOLDER_SHA = "0" * 64
@@ -66,7 +66,8 @@ Steps to fill in (see tasks/tabular/credit-default/make_splits.py for a complete
 2. drop duplicates, so that no item ends up in two splits (a leak of the hidden test split);
 3. split it stratified on the label with a fixed seed;
 4. write data/train, data/valid and data/test ({ext}) and print each file's rows and sha256 for
-   task.yaml and data/LICENSE.md (grader.data.files.write_npz and sha256_file help).
+   task.yaml and data/LICENSE.md (grader.data.files.write_npz and
+   grader.data.checksums.sha256_file help).
 """
 
 raise SystemExit("make_splits.py is a stub: fill in the steps in its docstring")
@@ -75,13 +76,14 @@ raise SystemExit("make_splits.py is a stub: fill in the steps in its docstring")
 
 def scaffold(task_id: str, suite: Suite, root: Path, runtime_lock: Path) -> Path:
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*", task_id):
-        raise GraderError(f"task id {task_id!r} is not '<suite>/<name>' in lowercase letters, digits and dashes")
+        raise UsageError(f"task id {task_id!r} is not '<suite>/<name>' in lowercase letters, digits and dashes",
+                         f"an id like {suite}/my-task")
     if task_id.split("/")[0] != suite:
-        raise GraderError(f"task id {task_id!r} must start with its suite, '{suite}/'",
-                          f"use --suite {task_id.split('/')[0]} or an id like {suite}/{task_id.split('/')[1]}")
+        raise UsageError(f"task id {task_id!r} must start with its suite, '{suite}/'",
+                         f"use --suite {task_id.split('/')[0]} or an id like {suite}/{task_id.split('/')[1]}")
     folder = root / task_id
     if folder.exists():
-        raise GraderError(f"{folder} already exists", "pick another id, or remove the folder")
+        raise UsageError(f"{folder} already exists", "pick another id, or remove the folder")
     (folder / "data").mkdir(parents=True)
     (folder / TASK_FILE).write_text(_task_yaml(task_id, suite), encoding="utf-8")
     (folder / "make_splits.py").write_text(MAKE_SPLITS.format(task_id=task_id, ext=EXTENSIONS[suite]),

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from grader.data import splits
-from grader.data.files import read_npz, sha256_file
+from grader.data.checksums import check_files
+from grader.data.files import read_npz
 from grader.errors import GraderError
 from grader.sandbox.base import Sandbox
 from grader.spec.task import TaskSpec, load_task
@@ -64,23 +65,22 @@ def validate(path: Path, *, sandbox: Sandbox | None = None, progress=None) -> li
 
 def _files(task: TaskSpec) -> list[Finding]:
     found = []
-    for split in SPLITS:
-        spec = getattr(task.data, split)
-        path = task.data_path(split)
-        if not path.is_file():
-            found.append(Finding(f"data {split}", False, f"{spec.path} is missing: run the task's {task.data.script}"))
+    for check in check_files(task):
+        name, path = f"data {check.split}", check.path
+        if check.actual is None:
+            found.append(Finding(name, False, f"{path} is missing: run the task's {task.data.script}"))
             continue
-        actual = sha256_file(path)
-        if actual != spec.sha256:
-            found.append(Finding(f"data {split}", False, f"{spec.path} does not match its sha256 in task.yaml "
-                                 f"(file {actual[:12]}, task.yaml {spec.sha256[:12]}): the file was changed, or "
-                                 "task.yaml was not updated after re-making the splits"))
+        if not check.ok:
+            found.append(Finding(name, False, f"{path} does not match its sha256 in task.yaml "
+                                 f"(file {check.actual[:12]}, task.yaml {check.expected[:12]}): the file was changed, "
+                                 "or task.yaml was not updated after re-making the splits"))
             continue
-        rows = len(splits.labels(task, split))
-        if spec.rows is not None and rows != spec.rows:
-            found.append(Finding(f"data {split}", False, f"{spec.path} has {rows} rows, task.yaml says {spec.rows}"))
+        rows = len(splits.labels(task, check.split))
+        expected = getattr(task.data, check.split).rows
+        if expected is not None and rows != expected:
+            found.append(Finding(name, False, f"{path} has {rows} rows, task.yaml says {expected}"))
             continue
-        found.append(Finding(f"data {split}", True, f"{spec.path}: {rows} rows, checksum matches"))
+        found.append(Finding(name, True, f"{path}: {rows} rows, checksum matches"))
     return found
 
 

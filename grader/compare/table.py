@@ -18,12 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from grader.errors import GraderError, UnknownNameError
-from grader.report.model import Report
 from grader.report.write import REPORT_FILE
+from grader.spec.report import Report
+from grader.submission.intake import submission_name
 
-#: Figures every comparison shows after the metrics (when some report has them), with their column titles.
-EXTRA_FIGURES = {"latency.p50_ms": "p50 ms", "latency.p95_ms": "p95 ms",
-                 "reproducibility.prediction_agreement": "agreement"}
+#: Figures every comparison shows after the metrics (when some report has them).
+EXTRA_FIGURES = ("latency.p50_ms", "latency.p95_ms", "reproducibility.prediction_agreement")
 
 
 class CompareError(GraderError):
@@ -50,7 +50,7 @@ class Row:
         ``tags`` (say, an MLflow run's) are shown in their own column."""
         path = report.submission.path
         name = candidate or report.submission.candidate
-        name = name or (Path(path).name.removesuffix(".zip").removesuffix(".tar.gz") if path else None)
+        name = name or (submission_name(path) if path else None)
         return cls(source, name or _name_from_source(source), report, tags=dict(tags or {}))
 
 
@@ -125,14 +125,15 @@ def _tell_apart(rows: list[Row]) -> None:
             row.candidate = f"{row.candidate} ({where.parent.name if where.name == REPORT_FILE else where.name})"
 
 
-def _figure_column(name: str, is_metric: bool) -> Column:
-    from grader.evaluate.figures import get_figure
+def _figure_column(name: str) -> Column:
+    """The column of a figure, titled, directed and rounded as the figure registry says."""
+    from grader.evaluate.figures import get_figure, metric_figure
 
     try:
-        better = get_figure(name).higher_is_better
-    except UnknownNameError:
-        better = True  # a metric this grader does not know (an older report): metrics are higher-is-better
-    return Column(name, EXTRA_FIGURES.get(name, name), better, 4 if is_metric or "agreement" in name else 3)
+        figure = get_figure(name)
+    except UnknownNameError:  # a metric this grader does not know (an older report)
+        figure = metric_figure(name)
+    return Column(name, figure.title or name, figure.higher_is_better, figure.digits)
 
 
 def _columns(rows: list[Row]) -> list[Column]:
@@ -148,8 +149,8 @@ def _columns(rows: list[Row]) -> list[Column]:
         sections.update(dict.fromkeys(s.id for s in (report.rubric.sections if report.rubric else [])))
         metrics.update(dict.fromkeys(report.metrics))
     columns += [Column(f"section:{sid}", sid, True, 1) for sid in sections]
-    columns += [_figure_column(name, True) for name in metrics]
-    columns += [_figure_column(name, False) for name in EXTRA_FIGURES
+    columns += [_figure_column(name) for name in metrics]
+    columns += [_figure_column(name) for name in EXTRA_FIGURES
                 if name not in metrics and any(get_figure(name).value(r) is not None for r in reports)]
     return columns
 
@@ -162,7 +163,7 @@ def _values(row: Row, columns: list[Column]) -> dict[str, Any]:
     if report is None:
         return {**values, "status": "unreadable", "passed": None}
     sections = {s.id: s.points for s in report.rubric.sections} if report.rubric else {}
-    status = "self-check" if report.evaluated_on == "valid" else report.status  # public split: not a grade
+    status = "self-check" if report.verdict.self_check else report.status  # public split: not a grade
     values.update(status=status, passed=report.passed, score=report.score)
     for column in columns:
         if column.key in values or column.higher_is_better is None:
@@ -193,7 +194,7 @@ def _sort_column(columns: list[Column], sort: str) -> Column:
     if sort in shown:
         return shown[sort]
     if sort in metrics or sort in figures:
-        columns.append(_figure_column(sort, sort in metrics))
+        columns.append(_figure_column(sort))
         return columns[-1]
     raise CompareError(*_did_you_mean(sort, [*shown, *metrics.names(), *figures.names()]))
 

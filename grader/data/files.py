@@ -1,4 +1,5 @@
-"""Helpers for the scripts that make a task's data files: byte-stable outputs and their checksums.
+"""Helpers for the scripts that make a task's data files: byte-stable outputs (their checksums come
+from :func:`grader.data.checksums.sha256_file`).
 
 ``numpy.savez_compressed`` stamps the current time into its zip entries, so the same arrays give
 different bytes (and checksums) on every run; :func:`write_npz` writes the same arrays to the same
@@ -7,7 +8,6 @@ bytes, and :func:`read_npz` reads them back without pickles.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -35,8 +35,3 @@ def write_npz(path: Path, **arrays: np.ndarray) -> None:
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
         return {name: data[name] for name in data.files}
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import signal
 
-from grader.report.model import Failure, Phase
 from grader.sandbox.base import Limits, RunResult
+from grader.spec.report import Failure, Phase
 
 TAIL_LINES = 40
 

@@ -2,17 +2,20 @@
 
 Scores come from scikit-learn; this module only adapts the task's class names to it.
 Binary tasks score the positive class; multiclass tasks use macro averages.
+scikit-learn and numpy are imported by the functions that score, so that naming the metrics
+(loading a task spec, ``grader task list``) stays cheap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
-from sklearn import metrics as skm
+from typing import TYPE_CHECKING
 
 from grader.registry import Registry
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Metric:
     higher_is_better: bool
     needs_proba: bool = False
     description: str = ""
+    #: Multiclass tasks score it per class against the rest, then average over the classes.
+    macro: bool = False
 
     def __call__(self, outcome: Outcome) -> float | None:
         if self.needs_proba and outcome.proba is None:
@@ -48,9 +53,10 @@ class Metric:
 metrics: Registry[Metric] = Registry("metric")
 
 
-def metric(name: str, *, higher_is_better: bool, needs_proba: bool = False, description: str = ""):
+def metric(name: str, *, higher_is_better: bool, needs_proba: bool = False, description: str = "",
+           macro: bool = False):
     def decorator(fn: Callable[[Outcome], float | None]) -> Callable[[Outcome], float | None]:
-        metrics.register(name)(Metric(name, fn, higher_is_better, needs_proba, description))
+        metrics.register(name)(Metric(name, fn, higher_is_better, needs_proba, description, macro))
         return fn
 
     return decorator
@@ -62,28 +68,34 @@ def _averaging(o: Outcome) -> dict[str, object]:
     return {"average": "macro", "labels": list(o.classes)}
 
 
-@metric("precision", higher_is_better=True, description="Of the items predicted positive, the share that are.")
+@metric("precision", higher_is_better=True, macro=True,
+        description="Of the items predicted positive, the share that are.")
 def precision(o: Outcome) -> float:
+    from sklearn import metrics as skm
     return skm.precision_score(o.y_true, o.y_pred, zero_division=0, **_averaging(o))
 
 
-@metric("recall", higher_is_better=True, description="Of the positive items, the share predicted positive.")
+@metric("recall", higher_is_better=True, macro=True, description="Of the positive items, the share predicted positive.")
 def recall(o: Outcome) -> float:
+    from sklearn import metrics as skm
     return skm.recall_score(o.y_true, o.y_pred, zero_division=0, **_averaging(o))
 
 
-@metric("f1", higher_is_better=True, description="Harmonic mean of precision and recall.")
+@metric("f1", higher_is_better=True, macro=True, description="Harmonic mean of precision and recall.")
 def f1(o: Outcome) -> float:
+    from sklearn import metrics as skm
     return skm.f1_score(o.y_true, o.y_pred, zero_division=0, **_averaging(o))
 
 
 @metric("accuracy", higher_is_better=True, description="Share of all items predicted correctly.")
 def accuracy(o: Outcome) -> float:
+    from sklearn import metrics as skm
     return skm.accuracy_score(o.y_true, o.y_pred)
 
 
 @metric("balanced_accuracy", higher_is_better=True, description="Mean recall over classes.")
 def balanced_accuracy(o: Outcome) -> float:
+    from sklearn import metrics as skm
     return skm.balanced_accuracy_score(o.y_true, o.y_pred)
 
 
@@ -92,9 +104,10 @@ def _positive_scores(o: Outcome) -> np.ndarray:
     return o.proba[:, list(o.classes).index(o.positive_class)]
 
 
-@metric("roc_auc", higher_is_better=True, needs_proba=True,
+@metric("roc_auc", higher_is_better=True, needs_proba=True, macro=True,
         description="Chance a random positive is ranked above a random negative.")
 def roc_auc(o: Outcome) -> float | None:
+    from sklearn import metrics as skm
     if len(set(o.y_true.tolist())) < 2:
         return None
     if o.binary:
@@ -105,9 +118,11 @@ def roc_auc(o: Outcome) -> float | None:
     return skm.roc_auc_score(o.y_true, o.proba[:, order], multi_class="ovr", labels=[o.classes[i] for i in order])
 
 
-@metric("average_precision", higher_is_better=True, needs_proba=True,
+@metric("average_precision", higher_is_better=True, needs_proba=True, macro=True,
         description="Area under the precision-recall curve of the positive class.")
 def average_precision(o: Outcome) -> float | None:
+    import numpy as np
+    from sklearn import metrics as skm
     if o.binary:
         return skm.average_precision_score(o.y_true == o.positive_class, _positive_scores(o))
     onehot = np.stack([o.y_true == c for c in o.classes], axis=1)
@@ -116,6 +131,7 @@ def average_precision(o: Outcome) -> float | None:
 
 def confusion(o: Outcome) -> list[list[int]]:
     """Rows are true classes, columns predicted classes, both in ``classes`` order."""
+    from sklearn import metrics as skm
     return skm.confusion_matrix(o.y_true, o.y_pred, labels=list(o.classes)).tolist()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.report.model import EnvironmentCheck, PinMismatch, Reproducibility, SeedCheck, TrainingRun
+from grader.spec.report import EnvironmentCheck, PinMismatch, Reproducibility, SeedCheck, TrainingRun
 from grader.submission.requirements import Pin, canonical
 
 SEED_HINT = ("seed every source of randomness from GRADER_SEED (random.seed, numpy's Generator, torch.manual_seed, "

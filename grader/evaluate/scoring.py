@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from grader.evaluate import metrics as m
-from grader.report.model import PRCurve
+from grader.spec.report import PRCurve
 from grader.spec.task import TaskSpec
 
 PROBA_TOLERANCE = 1e-3

@@ -2,21 +2,22 @@
 times as the task's reproducibility check asks; score, time and compare on the host.
 
 The first run is the one that is scored and timed; the others (same seed, then optionally another
-seed) only say whether the result is reproducible. Every per-submission problem ends as a
-``failures`` entry of a report; only a bug in the grader itself raises. The report is written on
-every path, including Ctrl-C.
+seed) only say whether the result is reproducible. Work that does not depend on each other runs
+side by side where the host's cores allow (the trainings, the other runs, the Dockerfile build,
+opening the MLflow store), except the timed prediction, which always runs alone (see
+:meth:`Grader._execute`). Every per-submission problem ends as a ``failures`` entry of a report;
+only a bug in the grader itself raises. The report is written once, on every path, including Ctrl-C.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import platform
-import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,21 +28,32 @@ import pandas as pd
 
 from grader import rubric
 from grader.data import splits
-from grader.data.files import sha256_file
+from grader.data.checksums import verify_data
+from grader.data.public import public_folder
 from grader.data.splits import Split, write_inputs
-from grader.errors import GraderError, SpecError, SubmissionError
+from grader.errors import GraderError, SubmissionError
 from grader.evaluate import latency, reproducibility, scoring
 from grader.evaluate.failures import classify
 from grader.evaluate.reproducibility import RunRecord
-from grader.grading import selfcheck
+from grader.grading import selfcheck, workers
 from grader.grading.prediction import PredictionRun, run_prediction
-from grader.integrations.mlflow import Tracking, log_grading
-from grader.report.model import Failure, PhaseRun, Report, Reproducibility, SubmissionRef, TaskRef, TrainingRun
+from grader.integrations.mlflow import LoggedRun, Tracking, finish_run, open_store, start_run
 from grader.report.write import write_reports
 from grader.rubric import review
-from grader.rubric.engine import settle_report
+from grader.rubric.engine import grade_ahead, settle_report
 from grader.sandbox.base import Limits, Mount, RunResult, RunSpec, Sandbox
 from grader.spec.manifest import Manifest
+from grader.spec.report import (
+    Environment,
+    Failure,
+    PhaseRun,
+    Report,
+    Reproducibility,
+    SandboxInfo,
+    SubmissionRef,
+    TaskRef,
+    TrainingRun,
+)
 from grader.spec.task import TaskSpec, discover_tasks, load_task, with_overrides
 from grader.submission import requirements
 from grader.submission.intake import StagedSubmission, stage
@@ -64,18 +76,6 @@ def runtime_versions() -> dict[str, str] | None:
     from grader.sandbox.docker.image import LOCK_FILE
 
     return requirements.read_lock(LOCK_FILE) if LOCK_FILE.is_file() else None
-
-
-def verify_data(task: TaskSpec) -> None:
-    """Refuse to grade on data that is not what the task pins: scores would be meaningless."""
-    for split in ("train", "valid", "test"):
-        spec = getattr(task.data, split)
-        path = task.data_path(split)
-        if not path.is_file():
-            raise SpecError(f"task {task.id}: data file {spec.path} is missing", "restore the task folder")
-        if sha256_file(path) != spec.sha256:
-            raise SpecError(f"task {task.id}: {spec.path} does not match its sha256 in task.yaml",
-                            "the data file was changed; restore it or re-run the task's data script")
 
 
 def phase_limits(task: TaskSpec, phase: str) -> Limits:
@@ -103,7 +103,9 @@ class Grader:
                  check: bool = False, tracking: Tracking | None = None) -> None:
         """``task_overrides`` change sections of every task graded (``{"reproducibility": {"runs": 1}}``).
 
-        ``tracking``: log every grading as an MLflow run there (after its reports are written).
+        ``tracking``: log every grading as an MLflow run there. The store is opened while the
+        candidate's code runs and the run is created before the reports are written, so they carry
+        its id; the figures and files are logged after.
 
         ``check``: the candidate's self-check. Predictions are scored on the public validation split
         (the hidden test split is never used), training runs once, and instead of a rubric score the
@@ -127,32 +129,39 @@ class Grader:
                         evaluated_on="valid" if self.check else "test",
                         submission=SubmissionRef(path=str(submission), candidate=candidate),
                         started_at=datetime.now(UTC).isoformat(timespec="seconds"))
-        report.environment = {"grader_version": __version__, "host_python": platform.python_version()}
+        report.environment = Environment(grader_version=__version__, host_python=platform.python_version())
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
+        tracking_log = _Logging(self.tracking) if self.tracking is not None else None
+        finished = False  # not when interrupted: the user wants out, not a half-logged run
+        logged: LoggedRun | None = None
         try:
-            with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
-                self._grade(Path(submission), task_id, Path(tmp), out_dir, report)
-                report.status = "graded"
-        except SubmissionInvalid as exc:
-            report.status = "invalid"
-            report.failures += [Failure(phase="validate", kind="invalid_submission", message=p) for p in exc.problems]
-        except SubmissionError as exc:
-            report.status = "invalid"
-            report.failures.append(Failure(phase="validate", kind="invalid_submission", message=str(exc)))
-        except GraderError as exc:
-            report.status = "error"
-            report.failures.append(Failure(phase="grader", kind="sandbox_error", message=str(exc)))
-        except KeyboardInterrupt:
-            report.status = "error"
-            report.failures.append(Failure(phase="grader", kind="sandbox_error",
-                                           message="grading was interrupted (Ctrl-C) before it finished"))
-            raise
-        except Exception as exc:  # noqa: BLE001 - a grader bug must still produce a report
-            report.status = "error"
-            report.failures.append(Failure(phase="grader", kind="sandbox_error",
-                                           message=f"internal grader error: {type(exc).__name__}: {exc}",
-                                           detail=traceback.format_exc(limit=8)))
+            try:
+                with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+                    self._grade(Path(submission), task_id, Path(tmp), out_dir, report,
+                                beside=[tracking_log.open] if tracking_log else None)
+                    report.status = "graded"
+            except SubmissionInvalid as exc:
+                report.status = "invalid"
+                report.failures += [Failure(phase="validate", kind="invalid_submission", message=p)
+                                    for p in exc.problems]
+            except SubmissionError as exc:
+                report.status = "invalid"
+                report.failures.append(Failure(phase="validate", kind="invalid_submission", message=str(exc)))
+            except GraderError as exc:
+                report.status = "error"
+                report.failures.append(Failure(phase="grader", kind="sandbox_error", message=str(exc)))
+            except KeyboardInterrupt:
+                report.status = "error"
+                report.failures.append(Failure(phase="grader", kind="sandbox_error",
+                                               message="grading was interrupted (Ctrl-C) before it finished"))
+                raise
+            except Exception as exc:  # noqa: BLE001 - a grader bug must still produce a report
+                report.status = "error"
+                report.failures.append(Failure(phase="grader", kind="sandbox_error",
+                                               message=f"internal grader error: {type(exc).__name__}: {exc}",
+                                               detail=traceback.format_exc(limit=8)))
+            finished = True
         finally:
             if report.status != "graded":
                 report.passed, report.score, report.rubric = False, 0.0, None
@@ -160,17 +169,21 @@ class Grader:
             report.duration_s = round(time.monotonic() - started, 3)
             if out_dir is not None:
                 review.apply(report, out_dir)  # a re-grade into a reviewed folder keeps its reviews
-                write_reports(report, out_dir)
-        if self.tracking is not None:  # not when interrupted: the user wants out, not a half-logged run
-            self.progress("logging to MLflow")
-            log_grading(report, out_dir, self.tracking)
-            if out_dir is not None:  # the run id, or the warning that logging failed
-                write_reports(report, out_dir)
+            try:
+                if tracking_log is not None and finished:
+                    self.progress("logging to MLflow")
+                    logged = tracking_log.start(report)  # first, so that the reports carry the run id
+            finally:  # written once, whatever happened (a Ctrl-C while MLflow answers slowly included)
+                if out_dir is not None:
+                    write_reports(report, out_dir)
+        if logged is not None and not finish_run(logged, report, out_dir) and out_dir is not None:
+            write_reports(report, out_dir)  # the warning that logging failed
         return report
 
     # -- steps --------------------------------------------------------------------------------------
     def _grade(self, submission: Path, task_id: str | None, tmp: Path, out_dir: Path | None,
-               report: Report) -> None:
+               report: Report, beside: Sequence[Callable[[], object]] | None = None) -> None:
+        """``beside``: the grader's own work to do while the candidate's code runs (see :meth:`_execute`)."""
         self.progress("Checking the submission against the contract")
         staged = stage(submission, tmp)
         report.submission = SubmissionRef(candidate=report.submission.candidate, sha256=staged.sha256,
@@ -184,63 +197,231 @@ class Grader:
         task = load_task(known[found.manifest.task])
         if self.task_overrides:
             task = with_overrides(task, self.task_overrides)
-            report.environment["task_overrides"] = self.task_overrides
+            report.environment.task_overrides = self.task_overrides
         report.task = TaskRef(id=task.id, version=task.version)
         verify_data(task)
         # After validation: an invalid submission is reported as such even with the engine down.
-        report.environment["sandbox"] = self.sandbox.describe()
+        report.environment.sandbox = SandboxInfo.model_validate(self.sandbox.describe())
         seed = self.seed if self.seed is not None else task.seed
-        report.environment.update({"seed": seed, "limits": task.limits.model_dump(),
-                                   "latency_settings": task.latency.model_dump(),
-                                   "reproducibility_settings": task.reproducibility.model_dump()})
+        env = report.environment
+        env.seed, env.limits, env.latency_settings = seed, task.limits, task.latency
+        env.reproducibility_settings = task.reproducibility
 
         split: Split = "valid" if self.check else "test"
         write_inputs(task, split, tmp / "inputs")
         y_true = splits.labels(task, split)
-        public = self._public_data(task, tmp)
-        same = task.reproducibility.runs
-        plan = [("same_seed", seed)] * same
+        job = _Job(task=task, staged=staged, manifest=found.manifest, public=public_folder(task, tmp / "public"),
+                   inputs=tmp / "inputs", tmp=tmp, out_dir=out_dir, report=report, y_true=y_true)
+        plan = [("same_seed", seed)] * task.reproducibility.runs
         if task.reproducibility.other_seed is not None:
             plan.append(("other_seed", task.reproducibility.other_seed))
-        records: list[RunRecord] = []
+        runs = [_Run(index=i, of=len(plan), kind=kind, seed=s) for i, (kind, s) in enumerate(plan)]  # type: ignore[arg-type]
+        context = rubric.Context(report=report, task=task, submission=staged.root, sandbox=self.sandbox)
+        rubric_spec = task.rubric_spec()
+        ahead = Future[dict[str, rubric.Outcome]]()
+        background = [lambda: ahead.set_result(grade_ahead(rubric_spec, context))]
+        if (staged.root / "Dockerfile").is_file():
+            self.progress("The Dockerfile is built offline beside the runs")
+        done = self._execute(job, runs, background, beside or ())
+        records = [record for record, _ in done]
         installed: dict[str, str] | None = None
         reads: dict[str, set[str]] = {"submission": set(), "artifacts": set()}
-        for index, (kind, run_seed) in enumerate(plan):
-            run = _Run(index=index, of=len(plan), kind=kind, seed=run_seed)  # type: ignore[arg-type]
-            record, prediction = self._train_and_predict(task, staged, found.manifest, run, public, tmp, out_dir,
-                                                         report, y_true)
-            records.append(record)
+        for _, prediction in done:
             if prediction is not None:
-                installed = installed or (prediction.events.get("resources") or {}).get("packages")
-                got = prediction.events.get("reads") or {}
-                for key in reads:
-                    reads[key].update(str(f) for f in got.get(key) or [])
-            if index == 0 and not record.run.ok:
-                break  # the submission failed outright: repeating it tells nothing more
-        rep = reproducibility.compare(records, seed=seed, same_seed_runs=same)
+                resources, got = prediction.events.resources, prediction.events.reads
+                installed = installed or (resources.packages if resources else None) or None
+                if got is not None:
+                    reads["submission"].update(got.submission)
+                    reads["artifacts"].update(got.artifacts)
+        rep = reproducibility.compare(records, seed=seed, same_seed_runs=task.reproducibility.runs)
         rep.environment = reproducibility.environment(found.pins, installed, runtime_versions())
         rep.reads_submission_files = sorted(reads["submission"])
         if records[0].run.ok:
             rep.reads_artifacts = bool(reads["artifacts"])
         self._explain_environment(rep, report)
         report.reproducibility = rep
-        context = rubric.Context(report=report, task=task, submission=staged.root, sandbox=self.sandbox)
-        building = " (building the Dockerfile offline)" if (staged.root / "Dockerfile").is_file() else ""
+        if ahead.done():  # a failure ahead (a bug) leaves those criteria to be graded here, as the others
+            context.ready = ahead.result()
         if self.check:
-            self.progress("Running the rubric's checks" + building)
-            report.self_check = selfcheck.notes(task.rubric_spec(), context)
+            self.progress("Running the rubric's checks")
+            report.self_check = selfcheck.notes(rubric_spec, context)
             return
-        self.progress(f"Scoring with the {task.rubric.name} rubric{building}")
-        report.rubric = rubric.grade(task.rubric_spec(), context)
+        self.progress(f"Scoring with the {task.rubric.name} rubric")
+        report.rubric = rubric.grade(rubric_spec, context)
 
-    def _public_data(self, task: TaskSpec, tmp: Path) -> Path:
-        """``/data`` of the training phase: task.json and the public splits, exactly what candidates get."""
-        public = tmp / "public"
-        public.mkdir()
-        (public / "task.json").write_text(json.dumps(task.public_info, indent=2) + "\n", encoding="utf-8")
-        for split in ("train", "valid"):
-            shutil.copyfile(task.data_path(split), public / Path(getattr(task.data, split).path).name)
-        return public
+    def _execute(self, job: _Job, runs: list[_Run], background: Sequence[Callable[[], object]],
+                 beside: Sequence[Callable[[], object]]) -> list[tuple[RunRecord, PredictionRun | None]]:
+        """Every run of the plan, side by side where the host's cores allow; the outcomes in plan order.
+
+        Run 1 trains while runs 2..k train beside it (k: how many runs of the task's ``cpus`` fit in
+        the cores); its prediction, the timed one, runs alone; then the other runs finish side by side
+        while run 1 is scored and its figures drawn. ``background`` (work of the sandbox: the
+        Dockerfile build) runs beside the trainings when they leave a core free, else beside the
+        other runs; ``beside`` (the grader's own: opening the MLflow store, mostly importing) starts
+        at once, beside the trainings. Neither ever runs beside the timed phase. The report is
+        written to from this thread only, in plan order, as if the runs had gone one by one.
+        """
+        timed = job.task.latency.enabled
+        fits = workers.slots(job.task.limits.cpus)
+        slots = min(len(runs), fits)
+        pool = workers.Pool(slots, "sandbox") if len(runs) > 1 else None
+        side = workers.Pool(len(background) + len(beside) + 1, "background")
+        started: list[Future[object]] = [side.submit(fn) for fn in beside]
+        done: list[tuple[RunRecord, PredictionRun | None]] = []
+        early = not timed or slots < fits  # a core free beside the trainings, or no timed phase to keep clear
+        try:
+            if early:
+                started += [side.submit(fn) for fn in background]
+            # Runs 2..k train beside run 1, which trains in this thread (signals reach a run here).
+            trained = {r.index: pool.submit(self._train_box, job, r) for r in runs[1:slots]} if pool else {}
+            first, limit = runs[0], phase_limits(job.task, "train").timeout_s
+            self.progress(f"training runs 1-{slots} of {len(runs)} side by side in the {self.sandbox.name} sandbox "
+                          f"(limit {limit:g} s each)" if trained else
+                          f"{first.title}: training in the {self.sandbox.name} sandbox (limit {limit:g} s)")
+            record = self._trained(job, first, self._train_box(job, first))
+            prediction, checked = None, None
+            if record.run.failure is None:
+                if timed:  # nothing else of this grading runs while the latency is measured
+                    workers.wait([*trained.values(), *started])
+                self.progress(self._predicting(job, first))
+                prediction = self._predict_box(job, first)
+                checked = self._checked(job, prediction)
+            rest = runs[1:] if checked is not None and checked.labels is not None else []
+            if pool and not rest:  # the submission failed outright: repeating it tells nothing more
+                pool.stop(wait=True)
+            if not early:
+                started += [side.submit(fn) for fn in background]
+            # The other runs start before run 1 is scored (scoring is the host's work, not theirs).
+            finishing = {r.index: pool.submit(self._finish_box, job, r, trained.get(r.index))
+                         for r in rest if pool}
+            if rest:
+                self.progress(f"{'runs 2-' if len(rest) > 1 else 'run '}{len(runs)} of {len(runs)}: the "
+                              "reproducibility check" + (", side by side" if pool and slots > 2 else ""))
+            if prediction is not None:
+                self._predicted(job, first, record, prediction, checked)
+            done.append((record, prediction))
+            if rest and job.out_dir is not None:
+                started.append(side.submit(_render_ahead, job.report))
+            for r in rest:
+                result, predicted = finishing[r.index].result()
+                record = self._trained(job, r, result)
+                if predicted is not None:
+                    self._predicted(job, r, record, predicted, self._checked(job, predicted))
+                done.append((record, predicted))
+            workers.wait(started)
+            return done
+        except Exception:
+            if pool:  # nothing of this grading may outlive it (its files are about to go)
+                pool.stop(wait=True)
+            raise
+        except BaseException:
+            if pool:  # interrupted: the user wants out; closing the sandbox ends what still runs
+                pool.stop(wait=False)
+            raise
+        finally:
+            if pool:
+                pool.close()
+            side.close()
+
+    # -- one run: the sandbox's part (any thread), then what the report says (main thread) ---------
+    def _train_box(self, job: _Job, run: _Run) -> RunResult:
+        work = job.tmp / f"run{run.index + 1}"
+        work.mkdir()
+        spec = RunSpec(
+            argv=job.manifest.train_argv, workdir="/workspace", label=f"train{run.suffix}",
+            limits=phase_limits(job.task, "train"),
+            env={**sandbox_env(job.task, run.seed), "GRADER_DATA_DIR": "/data"},
+            mounts=[Mount("/workspace", job.staged.root), Mount("/data", job.public),
+                    Mount("/artifacts", writable=True, size_mb=job.task.limits.artifacts_mb,
+                          collect_to=work / "artifacts")],
+        )
+        return self.sandbox.run(spec)
+
+    def _train_failure(self, job: _Job, result: RunResult) -> Failure | None:
+        limits = phase_limits(job.task, "train")
+        return classify("train", result, limits, limits.timeout_s, job.task.limits.artifacts_mb)
+
+    def _predict_box(self, job: _Job, run: _Run) -> PredictionRun:
+        work = job.tmp / f"run{run.index + 1}"
+        artifacts = work / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        return run_prediction(
+            self.sandbox, job.task, workspace=job.staged.root, artifacts=artifacts, inputs=job.inputs,
+            entry=job.manifest.predict, env=sandbox_env(job.task, run.seed), limits=phase_limits(job.task, "predict"),
+            work=work, label=f"predict{run.suffix}", seed=run.seed, measure_latency=run.index == 0)
+
+    def _finish_box(self, job: _Job, run: _Run,
+                    trained: Future[RunResult] | None) -> tuple[RunResult, PredictionRun | None]:
+        """A repeated run's training (unless it ran already) and, when it did not fail, its prediction."""
+        result = trained.result() if trained is not None else self._train_box(job, run)
+        return result, None if self._train_failure(job, result) else self._predict_box(job, run)
+
+    def _predicting(self, job: _Job, run: _Run) -> str:
+        where = "public validation" if self.check else "hidden test"
+        return (f"{run.title}: predicting on the {len(job.y_true)} {where} items in a fresh sandbox"
+                + (" and timing it" if run.index == 0 and job.task.latency.enabled else ""))
+
+    def _trained(self, job: _Job, run: _Run, result: RunResult) -> RunRecord:
+        report = job.report
+        record = RunRecord(TrainingRun(run=run.index + 1, seed=run.seed, kind=run.kind, ok=False))
+        self._record(f"train{run.suffix}", result, job.out_dir, report)
+        record.run.train_s = round(result.duration_s, 3)
+        failure = self._train_failure(job, result)
+        if failure:
+            record.run.failure = failure.message
+            self._fail(report, run, failure)
+            return record
+        artifacts = job.tmp / f"run{run.index + 1}" / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        record.artifacts = reproducibility.digest(artifacts)
+        record.run.artifacts_sha256 = record.artifacts.sha256
+        record.run.artifacts_files = len(record.artifacts.files)
+        record.run.artifacts_bytes = record.artifacts.bytes
+        if run.index == 0 and not record.artifacts.files:
+            report.warnings.append("training left /artifacts empty: the model should be saved there, "
+                                   "since only /artifacts survives into the prediction phase")
+        return record
+
+    @staticmethod
+    def _checked(job: _Job, prediction: PredictionRun) -> scoring.Checked | None:
+        """The predictions of a run whose sandbox did not fail, checked against the contract."""
+        if prediction.failure:
+            return None
+        return scoring.check(prediction.reply or {}, len(job.y_true), job.task.classes)
+
+    def _predicted(self, job: _Job, run: _Run, record: RunRecord, prediction: PredictionRun,
+                   checked: scoring.Checked | None) -> None:
+        task, report, y_true, out_dir = job.task, job.report, job.y_true, job.out_dir
+        measure = run.index == 0
+        self._record(f"predict{run.suffix}", prediction.result, out_dir, report)
+        record.run.predict_s = round(prediction.result.duration_s, 3)
+        if prediction.failure:
+            record.run.failure = prediction.failure.message
+            self._fail(report, run, prediction.failure)
+            return
+        assert checked is not None  # checked whenever the sandbox did not fail
+        for problem in checked.problems + checked.proba_problems:
+            self._fail(report, run, Failure(phase="predict", kind="invalid_output", message=problem))
+        if measure and task.latency.enabled:
+            report.latency = latency.build(
+                prediction.events, task.latency.model_dump(), sandbox_peak_mb=prediction.result.peak_memory_mb,
+                batch_labels=None if checked.labels is None else checked.labels.tolist())
+        if checked.labels is None:
+            record.run.failure = "; ".join(checked.problems)
+            return
+        metrics, matrix = scoring.score(task, y_true, checked)
+        record.run.metrics, record.run.ok = metrics, True
+        record.labels = [str(x) for x in checked.labels]
+        if run.index == 0:
+            report.metrics, report.confusion_matrix = metrics, matrix
+            report.per_class = scoring.per_class(task, y_true, checked)
+            report.curves = scoring.pr_curves(task, y_true, checked)
+            if out_dir is not None:
+                frame = pd.DataFrame({"prediction": checked.labels})
+                if checked.proba is not None:
+                    for i, cls in enumerate(task.classes):
+                        frame[f"proba_{cls}"] = checked.proba[:, i]
+                frame.to_csv(out_dir / "predictions.csv", index_label="row", lineterminator="\n")
 
     def _record(self, phase: str, result: RunResult, out_dir: Path | None, report: Report) -> None:
         report.phases[phase] = PhaseRun(exit_code=result.exit_code, duration_s=round(result.duration_s, 3),
@@ -261,79 +442,6 @@ class Grader:
         if run.index:
             failure = failure.model_copy(update={"message": f"{run.title}: {failure.message}"})
         report.failures.append(failure)
-
-    def _train_and_predict(self, task: TaskSpec, staged: StagedSubmission, manifest: Manifest, run: _Run,
-                           public: Path, tmp: Path, out_dir: Path | None, report: Report,
-                           y_true: np.ndarray) -> tuple[RunRecord, PredictionRun | None]:
-        record = RunRecord(TrainingRun(run=run.index + 1, seed=run.seed, kind=run.kind, ok=False))
-        work = tmp / f"run{run.index + 1}"
-        work.mkdir()
-        artifacts = work / "artifacts"
-        limits = phase_limits(task, "train")
-        spec = RunSpec(
-            argv=manifest.train_argv, workdir="/workspace", label=f"train{run.suffix}", limits=limits,
-            env={**sandbox_env(task, run.seed), "GRADER_DATA_DIR": "/data"},
-            mounts=[Mount("/workspace", staged.root), Mount("/data", public),
-                    Mount("/artifacts", writable=True, size_mb=task.limits.artifacts_mb, collect_to=artifacts)],
-        )
-        self.progress(f"{run.title}: training in the {self.sandbox.name} sandbox (limit {limits.timeout_s:g} s)")
-        result = self.sandbox.run(spec)
-        self._record(f"train{run.suffix}", result, out_dir, report)
-        record.run.train_s = round(result.duration_s, 3)
-        failure = classify("train", result, limits, limits.timeout_s, task.limits.artifacts_mb)
-        if failure:
-            record.run.failure = failure.message
-            self._fail(report, run, failure)
-            return record, None
-        artifacts.mkdir(exist_ok=True)
-        record.artifacts = reproducibility.digest(artifacts)
-        record.run.artifacts_sha256 = record.artifacts.sha256
-        record.run.artifacts_files = len(record.artifacts.files)
-        record.run.artifacts_bytes = record.artifacts.bytes
-        if run.index == 0 and not record.artifacts.files:
-            report.warnings.append("training left /artifacts empty: the model should be saved there, "
-                                   "since only /artifacts survives into the prediction phase")
-
-        measure = run.index == 0
-        limits = phase_limits(task, "predict")
-        where = "public validation" if self.check else "hidden test"
-        self.progress(f"{run.title}: predicting on the {len(y_true)} {where} items in a fresh sandbox"
-                      + (" and timing it" if measure and task.latency.enabled else ""))
-        prediction = run_prediction(
-            self.sandbox, task, workspace=staged.root, artifacts=artifacts, inputs=tmp / "inputs",
-            entry=manifest.predict, env=sandbox_env(task, run.seed), limits=limits, work=work,
-            label=f"predict{run.suffix}", seed=run.seed, measure_latency=measure)
-        self._record(f"predict{run.suffix}", prediction.result, out_dir, report)
-        record.run.predict_s = round(prediction.result.duration_s, 3)
-        if prediction.failure:
-            record.run.failure = prediction.failure.message
-            self._fail(report, run, prediction.failure)
-            return record, prediction
-
-        checked = scoring.check(prediction.reply or {}, len(y_true), task.classes)
-        for problem in checked.problems + checked.proba_problems:
-            self._fail(report, run, Failure(phase="predict", kind="invalid_output", message=problem))
-        if measure and task.latency.enabled:
-            report.latency = latency.build(
-                prediction.events, task.latency.model_dump(), sandbox_peak_mb=prediction.result.peak_memory_mb,
-                batch_labels=None if checked.labels is None else checked.labels.tolist())
-        if checked.labels is None:
-            record.run.failure = "; ".join(checked.problems)
-            return record, prediction
-        metrics, matrix = scoring.score(task, y_true, checked)
-        record.run.metrics, record.run.ok = metrics, True
-        record.labels = [str(x) for x in checked.labels]
-        if run.index == 0:
-            report.metrics, report.confusion_matrix = metrics, matrix
-            report.per_class = scoring.per_class(task, y_true, checked)
-            report.curves = scoring.pr_curves(task, y_true, checked)
-            if out_dir is not None:
-                frame = pd.DataFrame({"prediction": checked.labels})
-                if checked.proba is not None:
-                    for i, cls in enumerate(task.classes):
-                        frame[f"proba_{cls}"] = checked.proba[:, i]
-                frame.to_csv(out_dir / "predictions.csv", index_label="row", lineterminator="\n")
-        return record, prediction
 
     @staticmethod
     def _explain_environment(rep: Reproducibility, report: Report) -> None:
@@ -358,6 +466,40 @@ class Grader:
                 + "; the code ran with the runtime's versions, so pin those to reproduce it")
 
 
+class _Logging:
+    """One grading's MLflow logging: the store is opened beside the sandbox runs (:meth:`open`, a
+    background job), the run is created before the reports are written (:meth:`start`)."""
+
+    def __init__(self, tracking: Tracking) -> None:
+        self.tracking = tracking
+        self.opened: Future[Exception | None] = Future()
+
+    def open(self) -> None:
+        if self.opened.set_running_or_notify_cancel():
+            self.opened.set_result(open_store(self.tracking))
+
+    def start(self, report: Report) -> LoggedRun | None:
+        # Not opened beside the runs (an invalid submission, a failed first run): open it now.
+        failed = self.opened.result() if not self.opened.cancel() else open_store(self.tracking)
+        return start_run(report, self.tracking, failed=failed)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every run of one grading shares."""
+
+    task: TaskSpec
+    staged: StagedSubmission
+    manifest: Manifest
+    #: ``/data`` of the trainings, and the prediction inputs (for the timer).
+    public: Path
+    inputs: Path
+    tmp: Path
+    out_dir: Path | None
+    report: Report
+    y_true: np.ndarray
+
+
 @dataclass(frozen=True)
 class _Run:
     """One training run of the plan: its position, whether it reuses the seed, and the seed."""
@@ -376,6 +518,19 @@ class _Run:
     def title(self) -> str:
         what = "same seed" if self.kind == "same_seed" else "another seed"
         return f"training run {self.index + 1} of {self.of} (seed {self.seed}, {what})"
+
+
+def _render_ahead(report: Report) -> None:
+    """Load the report's renderers and draw its figures (final once run 1 is scored) while the
+    other runs go on, so that writing the reports at the end only assembles them."""
+    import importlib
+
+    from grader.report import plots
+    from grader.report.write import RENDERERS
+
+    for module in RENDERERS.values():
+        importlib.import_module(module)
+    plots.prerender(report)
 
 
 def grade(submission: Path, *, task_id: str | None = None, sandbox: Sandbox | str = "docker",

@@ -3,7 +3,8 @@
 The candidate's process runs the grader's harness (``runtime/harness.py``); beside it, as another
 user, the grader's timer (``runtime/timer.py``) holds the hidden-test inputs in a folder only it
 can enter, and drives the harness over a unix socket in ``/tmp``. Labels never leave the host.
-What the timer measured comes back as JSON lines in a folder only it can write.
+What the timer measured comes back as JSON lines in a folder only it can write, read here into
+:class:`~grader.runtime.wire.TimerEvents`.
 """
 
 from __future__ import annotations
@@ -14,53 +15,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.data.splits import INPUT_FILES
 from grader.errors import SandboxError
 from grader.evaluate.failures import classify, tail
-from grader.report.model import Failure
+from grader.runtime import wire
+from grader.runtime.wire import TimerEvents
 from grader.sandbox.base import Companion, Limits, Mount, RunResult, RunSpec, Sandbox
+from grader.spec.report import Failure
 from grader.spec.task import TaskSpec
 
 RUNTIME = Path(__file__).resolve().parents[1] / "runtime"
-RUNTIME_FILES = ("harness.py", "timer.py", "wire.py")
+#: What the sandbox gets in /grader: the harness, the timer, and the modules both import.
+RUNTIME_FILES = ("harness.py", "timer.py", "wire.py", "codec.py")
 SOCKET = "/tmp/grader-harness.sock"
 #: Memory the grader's timer needs beside the model (measured: about 70 MB with pandas): added to
 #: the sandbox's limit so the candidate keeps the task's whole memory_mb.
 TIMER_MEMORY_MB = 160
 HARNESS_EXIT_MESSAGES = {
-    3: "loading the model failed: {entry}('/artifacts') raised an exception.",
-    4: "prediction failed: the model's predict(inputs) raised an exception.",
-    5: "the prediction process broke its channel to the grader (the socket in /tmp) or never answered.",
+    wire.EXIT_LOAD_FAILED: "loading the model failed: {entry}('/artifacts') raised an exception.",
+    wire.EXIT_PREDICT_FAILED: "prediction failed: the model's predict(inputs) raised an exception.",
+    wire.EXIT_PROTOCOL: ("the prediction process broke its channel to the grader (the socket in /tmp) or never "
+                         "answered."),
 }
 
 
 @dataclass
 class PredictionRun:
-    """One prediction run's outcome. ``reply`` is the harness's answer to the full-batch request."""
+    """One prediction run's outcome: what the sandbox reported, and what the timer recorded."""
 
     result: RunResult
-    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: TimerEvents = field(default_factory=TimerEvents)
     failure: Failure | None = None
 
     @property
     def reply(self) -> dict[str, Any] | None:
-        pred = self.events.get("predictions")
-        return pred.get("reply") if pred else None
+        """The harness's answer to the full-batch request (predictions, probabilities)."""
+        return self.events.predictions.reply if self.events.predictions else None
 
 
 def read_events(folder: Path) -> dict[str, dict[str, Any]]:
-    """The timer's JSON lines by event name (a line cut short by a killed timer is dropped)."""
-    events: dict[str, dict[str, Any]] = {}
-    path = folder / "events.jsonl"
-    if not path.is_file():
-        return events
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and isinstance(event.get("event"), str):
-            events[event["event"]] = event
-    return events
+    """The timer's JSON lines by event name, as written (:class:`TimerEvents` types them)."""
+    path = folder / wire.EVENTS_FILE
+    return wire.read_lines(path.read_text(encoding="utf-8").splitlines()) if path.is_file() else {}
 
 
 def run_prediction(sandbox: Sandbox, task: TaskSpec, *, workspace: Path, artifacts: Path, inputs: Path,
@@ -87,11 +83,11 @@ def run_prediction(sandbox: Sandbox, task: TaskSpec, *, workspace: Path, artifac
                 Mount("/grader-inputs", inputs, companion_only=True),
                 Mount("/grader-out", writable=True, size_mb=64, collect_to=out, companion_only=True)],
         companion=Companion(argv=["python", "/grader/timer.py", "--socket", SOCKET, "--suite", task.suite,
-                                  "--inputs", "/grader-inputs", "--out", "/grader-out",
+                                  "--inputs", f"/grader-inputs/{INPUT_FILES[task.suite]}", "--out", "/grader-out",
                                   "--settings", json.dumps(settings)]),
     )
     result = sandbox.run(spec)
-    run = PredictionRun(result=result, events=read_events(out))
+    run = PredictionRun(result=result, events=TimerEvents.parse(read_events(out)))
     run.failure = _failure(run, limits, entry)
     return run
 
@@ -102,19 +98,19 @@ def _failure(run: PredictionRun, limits: Limits, entry: str) -> Failure | None:
     failure = classify("predict", result, limits, limits.timeout_s, crash_message=crash)
     if failure is not None:
         return failure
-    if "predictions" in events and (run.reply or {}).get("ok"):
+    if events.predictions is not None and (run.reply or {}).get("ok"):
         return None
-    gone = events.get("gone")
+    gone = events.gone
     if gone is not None:  # the candidate's process went away without an error of its own (exit, os._exit)
         return Failure(phase="predict", kind="crash", detail=tail(result.stderr) or None, message=(
-            f"the prediction process ended while the grader was waiting for it ({gone.get('step')} step) and "
+            f"the prediction process ended while the grader was waiting for it ({gone.step} step) and "
             f"exited with code {result.exit_code}: the model must not call sys.exit() or os._exit(), "
             "close file descriptors it did not open, or end the process"))
     companion = result.companion
     raise SandboxError(
         "the grader's timer did not finish the prediction run "
         f"(exit code {companion.exit_code if companion else 'n/a'}; last step "
-        f"{list(events)[-1] if events else 'none'})",
+        f"{events.steps[-1] if events.steps else 'none'})",
         (companion.stderr[-2000:] if companion and companion.stderr else None)
         or "see the sandbox logs; this is a grader problem, not the submission's")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from grader.report.model import Report
+from grader.spec.report import Report
 
 #: GitHub caps annotations per step; more are dropped silently, so say how many were left out.
 MAX_ANNOTATIONS = 10
@@ -45,7 +45,8 @@ def workflow_commands(report: Report, submission: Path | None = None) -> list[st
         if failure.detail:  # the annotation has no "detail below": carry the end of the evidence along
             message += "\n" + "\n".join(failure.detail.strip().splitlines()[-DETAIL_LINES:])
         found.append(command("error", message, title=f"grader: {failure.phase} {failure.kind}", file=file))
-    if report.status == "graded" and not report.passed:
+    verdict = report.verdict
+    if verdict.outcome == "not_passed" and not verdict.self_check:  # a self-check's problems are its failures
         reasons = report.rubric.not_passed_because if report.rubric else []
         found.append(command("error", "; ".join(reasons) or "below the pass mark",
                              title=f"grader: not passed ({report.score:.1f}/100)"))
@@ -53,9 +54,7 @@ def workflow_commands(report: Report, submission: Path | None = None) -> list[st
     if len(found) > MAX_ANNOTATIONS:
         left = len(found) - MAX_ANNOTATIONS + 1
         found = found[:MAX_ANNOTATIONS - 1] + [command("warning", f"{left} more findings: see report.md")]
-    verdict = {"graded": "passed" if report.passed else "not passed", "invalid": "invalid submission",
-               "error": "grading error"}[report.status]
-    found.append(command("notice", f"{report.task.id}: {verdict}, score {report.score:.1f}/100",
+    found.append(command("notice", f"{report.task.id}: {verdict.phrase}, score {report.score:.1f}/100",
                          title="grader"))
     return found
 

@@ -1,10 +1,12 @@
 """MLflow logging: one run per grading, in an experiment named after the task.
 
-The report is always written before MLflow is touched, and :func:`log_grading` never raises: an
-MLflow failure (server down, locked database, bad URI) becomes a warning in the report, never a
-lost grading. The default store is MLflow's own embedded one, a SQLite database ``mlflow.db`` in
-the working folder, which needs no server; ``--mlflow-uri`` or ``MLFLOW_TRACKING_URI`` points at a
-tracking server instead.
+Logging never raises: an MLflow failure (server down, locked database, bad URI) becomes a warning
+in the report, never a lost grading. A grading opens the store while the candidate's code runs
+(:func:`open_store`), creates its run before writing the reports so that they carry the run id
+(:func:`start_run`), then logs the figures and the written files (:func:`finish_run`);
+:func:`log_grading` does the three at once. The default store is MLflow's own embedded one, a
+SQLite database ``mlflow.db`` in the working folder, which needs no server; ``--mlflow-uri`` or
+``MLFLOW_TRACKING_URI`` points at a tracking server instead.
 
 A new SQLite store is created once, under a file lock, before anything logs to it
 (:func:`prepare_store`): two gradings that create the same store at the same moment would
@@ -19,6 +21,7 @@ import hashlib
 import logging
 import math
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ from urllib.parse import urlparse
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from grader.report.model import Report
+    from grader.spec.report import Report
 
 DEFAULT_DB = "mlflow.db"
 
@@ -56,13 +59,22 @@ def _sqlite_path(uri: str) -> Path | None:
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
-def _client(uri: str) -> MlflowClient:
-    from mlflow import MlflowClient
+#: One client per store and process: a new one costs a second or more (MLflow opens and checks the store).
+_CLIENTS: dict[str, MlflowClient] = {}
+_CLIENTS_LOCK = threading.Lock()
 
-    # Schema creation and migrations log at INFO on every new store: noise in a grading's output.
-    for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    return MlflowClient(tracking_uri=uri)
+
+def _client(uri: str) -> MlflowClient:
+    with _CLIENTS_LOCK:  # a thread opening the store makes the others wait for that one, not open another
+        client = _CLIENTS.get(uri)
+        if client is None:
+            from mlflow import MlflowClient
+
+            # Schema creation and migrations log at INFO on every new store: noise in a grading's output.
+            for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+            client = _CLIENTS[uri] = MlflowClient(tracking_uri=uri)
+    return client
 
 
 @contextlib.contextmanager
@@ -116,37 +128,97 @@ def experiment_id(client: MlflowClient, uri: str, name: str) -> str:
             return found.experiment_id
 
 
+def open_store(tracking: Tracking) -> Exception | None:
+    """Import MLflow and open the store (creating it when new), so that logging a grading only logs.
+
+    For a thread that runs while the candidate's code does. Returns what failed instead of raising:
+    pass it to :func:`start_run`, which reports it.
+    """
+    uri = tracking.resolved_uri
+    _http_defaults(uri)
+    try:
+        prepare_store(tracking)
+    except Exception as exc:  # noqa: BLE001 - reported by start_run, as a warning
+        return exc
+    return None
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """A grading's MLflow run, created before its reports are written so that they carry its id."""
+
+    client: Any
+    uri: str
+    run_id: str
+
+
+def start_run(report: Report, tracking: Tracking, *, failed: Exception | None = None) -> LoggedRun | None:
+    """Create the run of ``report`` (settled: its tags say how it ended) and note it in its environment.
+
+    Never raises: a failure, or ``failed`` (what :func:`open_store` met), becomes a warning in the
+    report, and None is returned.
+    """
+    from grader.spec.report import MlflowRun
+
+    uri = tracking.resolved_uri
+    _http_defaults(uri)
+    try:
+        if failed is not None:
+            raise failed
+        prepare_store(tracking)
+        client = _client(uri)
+        exp = experiment_id(client, uri, report.task.id)
+        run_id = client.create_run(exp, run_name=run_name(report), tags=tags(report)).info.run_id
+    except Exception as exc:  # noqa: BLE001 - MLflow must never cost a grading
+        _warn(report, uri, exc)
+        return None
+    report.environment.mlflow = MlflowRun(tracking_uri=_safe_uri(uri), experiment_id=exp, run_id=run_id)
+    return LoggedRun(client, uri, run_id)
+
+
+def finish_run(run: LoggedRun, report: Report, out_dir: Path | None) -> bool:
+    """Log the params, the metrics and the files in ``out_dir`` into ``run``, and close it.
+
+    Never raises: on a failure the run is closed as FAILED, leaves ``report.environment`` and a
+    warning says why; False is returned (the reports need writing again).
+    """
+    client = run.client
+    try:
+        try:
+            client.log_batch(run.run_id, params=_params(report), metrics=_metrics(report))
+            if out_dir is not None and out_dir.is_dir():
+                client.log_artifacts(run.run_id, str(out_dir))
+        except BaseException:
+            client.set_terminated(run.run_id, status="FAILED")
+            raise
+        client.set_terminated(run.run_id, status="FINISHED")
+    except Exception as exc:  # noqa: BLE001 - MLflow must never cost a grading
+        report.environment.mlflow = None
+        _warn(report, run.uri, exc)
+        return False
+    return True
+
+
 def log_grading(report: Report, out_dir: Path | None, tracking: Tracking) -> str | None:
     """Log ``report`` (and the files in ``out_dir``) as one MLflow run; returns its id.
 
     Never raises: a failure is appended to ``report.warnings`` and None is returned.
     """
-    uri = tracking.resolved_uri
+    run = start_run(report, tracking)
+    return run.run_id if run is not None and finish_run(run, report, out_dir) else None
+
+
+def _http_defaults(uri: str) -> None:
     if uri.startswith(("http://", "https://")):
         # MLflow's defaults retry an unreachable server for minutes; a grading should not wait that long.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
-    try:
-        prepare_store(tracking)
-        client = _client(uri)
-        exp = experiment_id(client, uri, report.task.id)
-        run = client.create_run(exp, run_name=run_name(report), tags=tags(report))
-        run_id = run.info.run_id
-        try:
-            client.log_batch(run_id, params=_params(report), metrics=_metrics(report))
-            if out_dir is not None and out_dir.is_dir():
-                client.log_artifacts(run_id, str(out_dir))
-        except BaseException:
-            client.set_terminated(run_id, status="FAILED")
-            raise
-        client.set_terminated(run_id, status="FINISHED")
-    except Exception as exc:  # noqa: BLE001 - MLflow must never cost a grading
-        report.warnings.append(_scrub(uri, f"MLflow logging to {uri} failed ({type(exc).__name__}: "
-                                      f"{_first_line(exc)}); the reports in the output folder are complete. Check "
-                                      "the tracking URI (--mlflow-uri / MLFLOW_TRACKING_URI) or use --no-mlflow"))
-        return None
-    report.environment["mlflow"] = {"tracking_uri": _safe_uri(uri), "experiment_id": exp, "run_id": run_id}
-    return run_id
+
+
+def _warn(report: Report, uri: str, exc: BaseException) -> None:
+    report.warnings.append(_scrub(uri, f"MLflow logging to {uri} failed ({type(exc).__name__}: "
+                                  f"{_first_line(exc)}); the reports in the output folder are complete. Check "
+                                  "the tracking URI (--mlflow-uri / MLFLOW_TRACKING_URI) or use --no-mlflow"))
 
 
 def run_name(report: Report) -> str:
@@ -162,7 +234,7 @@ def tags(report: Report) -> dict[str, str]:
         "candidate": report.submission.candidate or "",
         "evaluated_on": report.evaluated_on,
         "exit_code": str(report.exit_code),
-        "grader_version": str(report.environment.get("grader_version", "")),
+        "grader_version": report.environment.grader_version or "",
     }
     return {k: v for k, v in values.items() if v != ""}
 
@@ -170,22 +242,22 @@ def tags(report: Report) -> dict[str, str]:
 def params(report: Report) -> dict[str, str]:
     """What the grading was run with: task, submission, runtime image, limits, seeds, rubric."""
     env = report.environment
-    sandbox = env.get("sandbox") or {}
+    sandbox = env.sandbox
     values: dict[str, Any] = {
         "task_id": report.task.id,
         "task_version": report.task.version,
         "submission_sha256": report.submission.sha256,
         "submission_path": report.submission.path,
-        "runtime_image": sandbox.get("image"),
-        "runtime_image_id": sandbox.get("image_id"),
-        "sandbox_backend": sandbox.get("backend"),
-        "seed": env.get("seed"),
+        "runtime_image": sandbox.image if sandbox else None,
+        "runtime_image_id": sandbox.image_id if sandbox else None,
+        "sandbox_backend": sandbox.backend if sandbox else None,
+        "seed": env.seed,
         "reproducibility_runs": report.reproducibility.runs or None,
-        "other_seed": (env.get("reproducibility_settings") or {}).get("other_seed"),
+        "other_seed": env.reproducibility_settings.other_seed if env.reproducibility_settings else None,
         "rubric": f"{report.rubric.id}@{report.rubric.version}" if report.rubric else None,
         "evaluated_on": report.evaluated_on,
     }
-    for key, value in (env.get("limits") or {}).items():
+    for key, value in (env.limits.model_dump() if env.limits else {}).items():
         values[f"limits.{key}"] = value
     return {k: str(v)[:6000] for k, v in values.items() if v is not None}
 
@@ -273,19 +345,19 @@ def _first_line(exc: BaseException) -> str:
 def download_reports(tracking: Tracking, task_id: str, dest: Path) -> list[Path]:
     """The ``report.json`` of every run in the task's experiment, downloaded to ``dest/<run id>/``.
 
-    For ``grader compare --mlflow TASK``. Raises :class:`~grader.errors.GraderError` when the
+    For ``grader compare --mlflow TASK``. Raises :class:`~grader.errors.UsageError` when the
     experiment does not exist.
     """
-    from grader.errors import GraderError
+    from grader.errors import UsageError
 
     uri = tracking.resolved_uri
     client = _client(uri)
     experiment = client.get_experiment_by_name(task_id)
     if experiment is None:
         names = [e.name for e in client.search_experiments()]
-        raise GraderError(f"no MLflow experiment named {task_id!r} in {_safe_uri(uri)}",
-                          f"experiments there: {', '.join(names) or 'none'}; gradings log to the experiment "
-                          "named after their task id")
+        raise UsageError(f"no MLflow experiment named {task_id!r} in {_safe_uri(uri)}",
+                         f"experiments there: {', '.join(names) or 'none'}; gradings log to the experiment "
+                         "named after their task id")
     paths = []
     for run in client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"]):
         if "report.json" not in {a.path for a in client.list_artifacts(run.info.run_id)}:

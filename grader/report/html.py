@@ -13,25 +13,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader
+import jinja2
 from markupsafe import Markup
 
+from grader.errors import UnknownNameError
 from grader.report import plots
-from grader.report.model import CriterionResult, Failure, Report
+from grader.spec.report import CriterionResult, Environment, Failure, Outcome, Report
+
+if TYPE_CHECKING:
+    from grader.spec.task import ResourceLimits
 
 TEMPLATE = "report.html.j2"
 
-#: (label, css class, what the exit code means), by status and passed.
-VERDICTS: dict[tuple[str, bool], tuple[str, str, str]] = {
-    ("graded", True): ("Passed", "pass", "graded and passed"),
-    ("graded", False): ("Not passed", "fail", "graded and not passed"),
-    ("invalid", False): ("Invalid submission", "invalid",
-                         "the submission breaks the submission contract, so it was not run"),
-    ("error", False): ("Grader error", "error",
-                       "the grader or its infrastructure failed: this says nothing about the candidate's work"),
-}
+#: The verdict's css class (its colour), by its outcome.
+VERDICT_CSS: dict[Outcome, str] = {"passed": "pass", "not_passed": "fail", "invalid": "invalid", "error": "error"}
 
 PHASES = {"validate": "Checking the submission", "prepare": "Preparing the run", "train": "Training",
           "predict": "Prediction", "score": "Scoring", "grader": "The grader"}
@@ -115,26 +112,22 @@ def summary(c: CriterionResult) -> str:
 
 def failure_title(failure: Failure) -> str:
     """``Training: crashed``: where it happened and what happened, in plain words."""
-    return f"{PHASES.get(failure.phase, failure.phase)}: {FAILURES.get(failure.kind, (failure.kind, ''))[0]}"
+    return f"{PHASES[failure.phase]}: {FAILURES[failure.kind][0]}"
 
 
 def failure_meaning(failure: Failure) -> str:
-    return FAILURES.get(failure.kind, ("", ""))[1]
+    return FAILURES[failure.kind][1]
 
 
-def limit_rows(limits: dict[str, Any]) -> list[tuple[str, str]]:
+def limit_rows(limits: ResourceLimits) -> list[tuple[str, str]]:
     """The task's limits as (what, how much) rows: ``Memory``, ``1,536 MB``."""
     rows = []
-    for key, value in limits.items():
-        label, unit = LIMITS.get(key, (key, ""))
+    for key, value in limits.model_dump().items():
+        label, unit = LIMITS[key]
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         rows.append((label, fmt(value, 1) + unit))
     return rows
-
-
-#: Metrics that a multiclass task averages over its classes (grader/metrics.py: macro averages).
-MACRO = {"precision", "recall", "f1", "roc_auc", "average_precision"}
 
 
 def metric_description(name: str, multiclass: bool = False) -> str:
@@ -142,12 +135,21 @@ def metric_description(name: str, multiclass: bool = False) -> str:
 
     try:
         metric = metrics.get(name)
-    except Exception:  # noqa: BLE001 - a metric unknown to this grader's version is still shown, unexplained
+    except UnknownNameError:  # a metric unknown to this grader's version is still shown, unexplained
         return ""
     text = metric.description
-    if multiclass and name in MACRO:
+    if multiclass and metric.macro:
         text += " Here: each class in turn against the rest, then the mean over the classes."
     return text + (" Higher is better." if metric.higher_is_better else " Lower is better.")
+
+
+#: The environment's facts the page shows in their own rows; the others are listed under "everything else".
+SHOWN_ENVIRONMENT = ("grader_version", "host_python", "seed", "sandbox", "limits")
+
+
+def environment_extra(env: Environment) -> list[tuple[str, Any]]:
+    """The environment's recorded facts that have no row of their own, as (key, plain value) pairs."""
+    return [(k, v) for k, v in env.model_dump(mode="json").items() if k not in SHOWN_ENVIRONMENT]
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -194,23 +196,19 @@ def size(n: int | None) -> str:
 
 
 @cache
-def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("grader", "templates/report"), autoescape=True, trim_blocks=True,
-                      lstrip_blocks=True, keep_trailing_newline=True)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates/report"), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(fmt=fmt, ms=ms, sig=sig, share=share, size=size)
     env.globals.update(failure_title=failure_title, summary=summary, failure_meaning=failure_meaning,
-                       metric_description=metric_description, limit_rows=limit_rows)
+                       metric_description=metric_description, limit_rows=limit_rows,
+                       environment_extra=environment_extra)
     return env
 
 
 def render(report: Report) -> str:
     """The page for ``report``; the same report always gives the same text."""
-    label, css, meaning = VERDICTS.get((report.status, report.passed), ("Unknown", "error", ""))
-    if report.evaluated_on == "valid" and report.status == "graded":  # `grader check`: runs or not, no grade
-        label, css, meaning = (
-            ("Self-check: runs", "pass", "the submission trains and predicts without failures")
-            if not report.failures else
-            ("Self-check: problems to fix", "fail", "the submission does not run cleanly yet"))
+    verdict = report.verdict
     figures = {
         "confusion": plots.confusion_matrix(report.confusion_matrix),
         "pr": plots.pr_curves(report.curves),
@@ -218,10 +216,10 @@ def render(report: Report) -> str:
     }
     rubric = report.rubric
     return _environment().get_template(TEMPLATE).render(
-        report=report, verdict={"label": label, "css": css, "meaning": meaning, "exit_code": report.exit_code},
+        report=report, verdict=verdict, verdict_css=VERDICT_CSS[verdict.outcome],
         figures={k: Markup(v) for k, v in figures.items() if v is not None},
         answers=answers(report),
         reviewed=bool(rubric and any(c.review for s in rubric.sections for c in s.criteria)),
-        sandbox=report.environment.get("sandbox") or {},
+        sandbox=report.environment.sandbox,
         multiclass=len((report.confusion_matrix or {}).get("labels") or report.per_class) > 2,
     )

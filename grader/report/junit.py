@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from grader.report.model import CriterionResult, Report
+from grader.spec.report import CriterionResult, Report
 
 #: Characters XML 1.0 cannot hold (control characters from a candidate's stderr, lone surrogates).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -99,7 +99,7 @@ def _criterion_text(c: CriterionResult) -> str:
 
 def _failures(report: Report) -> list[ET.Element]:
     """One test case per failure of a report without rubric result, or one for the verdict itself."""
-    tag = "error" if report.status == "error" else "failure"
+    tag = "error" if report.verdict.outcome == "error" else "failure"
     seen: dict[str, int] = {}
     cases = []
     for i, f in enumerate(report.failures):

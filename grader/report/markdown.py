@@ -12,16 +12,16 @@ from __future__ import annotations
 import html
 import re
 
-from grader.report.model import Failure, Latency, Report, RubricResult, SectionResult
+from grader.spec.report import Failure, Latency, Outcome, Report, RubricResult, SectionResult, Verdict
 
 MARKER = "<!-- grader-report -->"
 
-_VERDICT = {
-    ("graded", True): "✅ **PASSED**",
-    ("graded", False): "❌ **NOT PASSED**",
-    ("invalid", False): "⚠️ **INVALID SUBMISSION**",
-    ("error", False): "🛑 **GRADER ERROR**",
-}
+#: The verdict's mark, by its outcome; a self-check, which is not a grade, has its own.
+_MARKS: dict[Outcome, str] = {"passed": "✅", "not_passed": "❌", "invalid": "⚠️", "error": "🛑"}
+_SELF_CHECK_MARK = "🔎"
+#: Why a report without a score has none, after its verdict.
+_UNSCORED = {"invalid": "the submission breaks the contract, so it was not graded",
+             "error": "the grader or its infrastructure failed, not the submission; grade it again"}
 #: Characters with a meaning in GitHub Markdown inline text; a backslash makes each literal.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
 #: A pull-request comment holds at most 65,536 characters: each stderr tail gets a bounded share.
@@ -68,17 +68,18 @@ def render(report: Report) -> str:
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
+def _verdict(verdict: Verdict) -> str:
+    mark = _SELF_CHECK_MARK if verdict.self_check else _MARKS[verdict.outcome]
+    return f"{mark} **{verdict.label.upper()}**"
+
+
 def _head(report: Report) -> str:
-    verdict = _VERDICT[(report.status, report.passed)]
-    if report.evaluated_on == "valid" and report.status == "graded":
-        verdict = "🔎 **SELF-CHECK: PROBLEMS**" if report.failures else "🔎 **SELF-CHECK: RUNS**"
+    verdict = _verdict(report.verdict)
     task = f"{code(report.task.id)}" + (f" v{report.task.version}" if report.task.version is not None else "")
     title = f"## Grader report: {task}"
-    if report.status != "graded":
-        why = ("the submission breaks the contract, so it was not graded" if report.status == "invalid"
-               else "the grader or its infrastructure failed, not the submission; grade it again")
-        return f"{title}\n\n{verdict}: {why}"
-    if report.evaluated_on == "valid":
+    if report.verdict.outcome in _UNSCORED:
+        return f"{title}\n\n{verdict}: {_UNSCORED[report.verdict.outcome]}"
+    if report.verdict.self_check:
         return f"{title}\n\n{verdict}"
     mark = f" (passes at {report.rubric.pass_mark:g})" if report.rubric is not None else ""
     line = f"{verdict}: score **{report.score:.1f}** / 100{mark}"
@@ -92,7 +93,7 @@ def _head(report: Report) -> str:
 
 
 def _why(report: Report) -> str:
-    if report.status != "graded" or report.passed or report.evaluated_on == "valid":
+    if report.verdict.outcome != "not_passed" or report.verdict.self_check:
         return ""
     reasons = list(report.rubric.not_passed_because) if report.rubric is not None else []
     reasons = reasons or [f"{r.rule} (is {num(r.value)})" for r in report.pass_rule if not r.met]
@@ -223,10 +224,10 @@ def _warnings(report: Report) -> str:
 
 def _footer(report: Report) -> str:
     env = report.environment
-    box = env.get("sandbox") or {}
-    bits = [f"grader {env['grader_version']}"] if env.get("grader_version") else []
-    if box.get("backend"):
-        bits.append(f"sandbox {box['backend']}" + (f", image {box['image']}" if box.get("image") else ""))
+    box = env.sandbox
+    bits = [f"grader {env.grader_version}"] if env.grader_version else []
+    if box is not None:
+        bits.append(f"sandbox {box.backend}" + (f", image {box.image}" if box.image else ""))
     if report.started_at:
         bits.append(f"started {report.started_at}")
     if report.duration_s is not None:

@@ -9,16 +9,27 @@ report has nothing to draw, so a failed grading renders without figures rather t
 
 from __future__ import annotations
 
+import functools
 import io
+import pickle
 import re
-from collections.abc import Sequence
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.typing import RcKeyType
 
-from grader.report.model import Latency, PRCurve
+from grader.spec.report import Latency, PRCurve
+
+if TYPE_CHECKING:
+    from grader.spec.report import Report
+
+D = TypeVar("D")
+#: Figures kept per kind (:func:`_drawn_once`): a grading's, and a few more for batches.
+KEPT = 4
 
 #: rcParams every figure is drawn and saved under: the look, and what makes the SVG deterministic.
 STYLE: dict[RcKeyType, Any] = {
@@ -68,6 +79,35 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _drawn_once(draw: Callable[[D], str | None]) -> Callable[[D], str | None]:
+    """The same figure for the same data is drawn once: a grading draws its figures while its other
+    runs go on (:func:`prerender`), and writing its reports then finds them. Keyed by the data
+    itself, so a figure never outlives a change to what it shows."""
+    kept: OrderedDict[bytes, str | None] = OrderedDict()
+    lock = threading.Lock()  # rc_context changes matplotlib's global settings: one drawing at a time
+
+    @functools.wraps(draw)
+    def drawn(data: D) -> str | None:
+        key = pickle.dumps(data)
+        with lock:
+            if key not in kept:
+                kept[key] = draw(data)
+                while len(kept) > KEPT:
+                    kept.popitem(last=False)
+            return kept[key]
+
+    return drawn
+
+
+def prerender(report: Report) -> None:
+    """Draw ``report``'s figures now (what :mod:`grader.report.html` shows), e.g. in a thread while
+    the rest of the grading runs; they are drawn again only if their data changes."""
+    confusion_matrix(report.confusion_matrix)
+    pr_curves(report.curves)
+    latency_cdf(report.latency)
+
+
+@_drawn_once
 def confusion_matrix(cm: dict[str, Any] | None) -> str | None:
     """Heatmap of the confusion matrix with its counts; colour is the share of each true class's row,
     so a small class's errors show as clearly as a large one's (the caption says so: no colour bar)."""
@@ -101,6 +141,7 @@ def confusion_matrix(cm: dict[str, Any] | None) -> str | None:
     return _svg(fig, "confusion", "Confusion matrix: counts of true against predicted classes")
 
 
+@_drawn_once
 def pr_curves(curves: Sequence[PRCurve]) -> str | None:
     """Precision against recall for every class with a curve, the submitted labels' operating point on
     each, and (for one curve) the precision of a random ranking."""
@@ -140,6 +181,7 @@ def pr_curves(curves: Sequence[PRCurve]) -> str | None:
     return _svg(fig, "pr", "Precision-recall curves with the operating point of the submitted labels")
 
 
+@_drawn_once
 def latency_cdf(latency: Latency) -> str | None:
     """Distribution of single-item latency (percentile against milliseconds), the model beside the
     measurement floor, with p50 and p95 marked: how much of a query's time is the model's."""

@@ -8,14 +8,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.report.model import Report
+from grader.spec.report import Outcome, Report
 
-VERDICT = {
-    ("graded", True): ("PASSED", "bold green"),
-    ("graded", False): ("NOT PASSED", "bold red"),
-    ("invalid", False): ("INVALID SUBMISSION", "bold yellow"),
-    ("error", False): ("GRADER ERROR", "bold magenta"),
-}
+#: The verdict's colour, by its outcome.
+STYLES: dict[Outcome, str] = {"passed": "bold green", "not_passed": "bold red", "invalid": "bold yellow",
+                              "error": "bold magenta"}
 
 
 def _fmt(value: object, digits: int = 3) -> str:
@@ -28,10 +25,8 @@ def _fmt(value: object, digits: int = 3) -> str:
 
 def render(report: Report, console: Console | None = None) -> None:
     console = console or Console()
-    label, style = VERDICT[(report.status, report.passed)]
-    if report.evaluated_on == "valid" and report.status == "graded":
-        label, style = ("SELF-CHECK: RUNS", "bold green") if not report.failures else ("SELF-CHECK: PROBLEMS",
-                                                                                          "bold red")
+    verdict = report.verdict
+    label, style = verdict.label.upper(), STYLES[verdict.outcome]
     mark = f" (passes at {report.rubric.pass_mark:g})" if report.rubric is not None else ""
     if report.evaluated_on == "valid":
         head = Text.assemble((label, style), f"   task {report.task.id}   on the PUBLIC validation split: "
@@ -74,10 +69,10 @@ def render(report: Report, console: Console | None = None) -> None:
     if report.phases:
         parts.append(Text("Phases: " + ", ".join(
             f"{name} {run.duration_s:.1f} s (exit {run.exit_code})" for name, run in report.phases.items())))
-    box = report.environment.get("sandbox") or {}
-    if box:
-        image = f", image {box.get('image')} ({str(box.get('image_id', ''))[:19]})" if box.get("image") else ""
-        parts.append(Text(f"Sandbox: {box.get('backend')}{image}", style="dim"))
+    box = report.environment.sandbox
+    if box is not None:
+        image = f", image {box.image} ({(box.image_id or '')[:19]})" if box.image else ""
+        parts.append(Text(f"Sandbox: {box.backend}{image}", style="dim"))
     for f in report.failures:
         body = Text.assemble((f"[{f.phase}] {f.kind}: ", "bold red"), f.message)
         if f.detail:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from grader.errors import GraderError
-from grader.report.model import Report
+from grader.errors import GraderError, UsageError
+from grader.spec.report import Report
 
 REPORT_FILE = "report.json"
 
@@ -62,7 +62,7 @@ def write_atomic(path: Path, text: str) -> None:
 def read_report(folder: Path) -> Report:
     path = folder / REPORT_FILE
     if not path.is_file():
-        raise GraderError(f"{path} not found", "pass the folder `grader grade --out` wrote")
+        raise UsageError(f"{path} not found", "pass the folder `grader grade --out` wrote")
     try:
         return Report.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError as exc:

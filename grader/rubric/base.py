@@ -18,8 +18,8 @@ from grader.registry import Registry
 from grader.spec.base import StrictModel
 
 if TYPE_CHECKING:
-    from grader.report.model import Report, Requirement
     from grader.sandbox.base import Sandbox
+    from grader.spec.report import Report, Requirement
     from grader.spec.task import TaskSpec
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -44,6 +44,8 @@ class Context:
     task: TaskSpec
     submission: Path | None = None
     sandbox: Sandbox | None = None
+    #: Outcomes graded ahead, by criterion id (:func:`grader.rubric.engine.grade_ahead`): used as they are.
+    ready: dict[str, Outcome] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,6 +68,10 @@ class CriterionKind(abc.ABC):
     @abc.abstractmethod
     def grade(self, spec: CriterionSpec, ctx: Context) -> Outcome:
         """Grade one criterion of this kind."""
+
+    def reads_report(self, spec: CriterionSpec) -> bool:
+        """Whether grading ``spec`` looks at the report (if not, it can be graded while the runs go on)."""
+        return True
 
 
 kinds: Registry[type[CriterionKind]] = Registry("criterion kind")

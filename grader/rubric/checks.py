@@ -27,15 +27,17 @@ class Check:
     name: str
     description: str
     run: Callable[[Context, dict[str, Any]], Outcome]
+    #: False: looks only at the submission and the task, so it can run while the sandbox runs go on.
+    reads_report: bool = True
 
 
 checks: Registry[Check] = Registry("check")
 
 
-def check(name: str, description: str) -> Callable[[Callable[[Context, dict[str, Any]], Outcome]],
-                                                   Callable[[Context, dict[str, Any]], Outcome]]:
+def check(name: str, description: str, *, reads_report: bool = True) -> Callable[
+        [Callable[[Context, dict[str, Any]], Outcome]], Callable[[Context, dict[str, Any]], Outcome]]:
     def decorator(fn: Callable[[Context, dict[str, Any]], Outcome]) -> Callable[[Context, dict[str, Any]], Outcome]:
-        checks.register(name)(Check(name, description, fn))
+        checks.register(name)(Check(name, description, fn, reads_report))
         return fn
 
     return decorator
@@ -64,6 +66,10 @@ class CheckKind(CriterionKind):
     def grade(self, spec: CriterionSpec, ctx: Context) -> Outcome:
         assert isinstance(spec, CheckSpec)
         return checks.get(spec.check).run(ctx, spec.options)
+
+    def reads_report(self, spec: CriterionSpec) -> bool:
+        assert isinstance(spec, CheckSpec)
+        return checks.get(spec.check).reads_report
 
 
 def _files(root: Path | None) -> list[Path]:
@@ -154,7 +160,8 @@ def tests_present(ctx: Context, options: dict[str, Any]) -> Outcome:
 
 
 @check("dockerfile_builds", "A Dockerfile for deployment is present and builds offline on the runtime image "
-                            "(every FROM becomes the runtime image; each step runs in a hardened container).")
+                            "(every FROM becomes the runtime image; each step runs in a hardened container).",
+       reads_report=False)
 def dockerfile_builds(ctx: Context, options: dict[str, Any]) -> Outcome:
     from grader.rubric import dockerfile
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from grader.report.model import CriterionResult, Report, Requirement, Review, RubricResult, SectionResult
-from grader.rubric.base import Context, Outcome, kinds, load_builtin_kinds
+from grader.rubric.base import Context, CriterionSpec, Outcome, kinds, load_builtin_kinds
 from grader.rubric.spec import RubricSpec
+from grader.spec.report import CriterionResult, Report, Requirement, Review, RubricResult, SectionResult
 
 
 def grade(rubric: RubricSpec, ctx: Context) -> RubricResult:
@@ -23,10 +23,7 @@ def grade(rubric: RubricSpec, ctx: Context) -> RubricResult:
         results = []
         for spec in section.criteria:
             max_points = round(section.weight * spec.weight / weights, 4)
-            try:
-                outcome = kinds.get(spec.kind)().grade(spec, ctx)
-            except Exception as exc:  # noqa: BLE001 - one criterion's bug must not cost the whole report
-                outcome = Outcome(None, f"could not be graded automatically ({type(exc).__name__}: {exc})")
+            outcome = ctx.ready.get(spec.id) or grade_criterion(spec, ctx)
             got = None if outcome.fraction is None else min(1.0, max(0.0, outcome.fraction))
             points = round(max_points * (got or 0.0), 4)
             results.append(CriterionResult(
@@ -37,6 +34,24 @@ def grade(rubric: RubricSpec, ctx: Context) -> RubricResult:
                                       max_points=section.weight, automatic_points=0, criteria=results))
     return settle(RubricResult(id=rubric.id, version=rubric.version, title=rubric.title, pass_mark=rubric.pass_mark,
                                total=0, automatic_total=0, passed=False, automatic_passed=False, sections=sections))
+
+
+def grade_criterion(spec: CriterionSpec, ctx: Context) -> Outcome:
+    try:
+        return kinds.get(spec.kind)().grade(spec, ctx)
+    except Exception as exc:  # noqa: BLE001 - one criterion's bug must not cost the whole report
+        return Outcome(None, f"could not be graded automatically ({type(exc).__name__}: {exc})")
+
+
+def grade_ahead(rubric: RubricSpec, ctx: Context) -> dict[str, Outcome]:
+    """The outcomes of the criteria that do not look at the report (the Dockerfile build), by id.
+
+    For a thread that runs while the sandbox runs go on; put the result in ``ctx.ready`` before
+    :func:`grade` (or a self-check) so those criteria are not graded twice.
+    """
+    load_builtin_kinds()
+    return {spec.id: grade_criterion(spec, ctx) for spec in rubric.criteria()
+            if not kinds.get(spec.kind)().reads_report(spec)}
 
 
 def criteria(result: RubricResult) -> Iterable[CriterionResult]:

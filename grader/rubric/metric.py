@@ -14,7 +14,6 @@ from pydantic import model_validator
 
 from grader.errors import UnknownNameError
 from grader.evaluate.figures import Figure, get_figure
-from grader.report.model import Requirement
 from grader.rubric.base import Context, CriterionKind, CriterionSpec, Outcome, kinds
 
 
@@ -55,7 +54,7 @@ class MetricSpec(CriterionSpec):
 
 def _fmt(value: float, figure: Figure) -> str:
     number = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-    return number + (f" {figure.unit}" if figure.unit in ("ms", "MB", "items/s") else "")
+    return number + figure.unit_suffix
 
 
 def meets(value: float, bound: float, figure: Figure) -> bool:
@@ -81,11 +80,13 @@ class MetricKind(CriterionKind):
         op = ">=" if figure.higher_is_better else "<="
         gate = None
         if spec.gate is not None:
+            from grader.spec.report import Requirement  # not at import: loading a rubric needs no report
+
             gate = Requirement(rule=spec.gate_rule() or "", value=value,
                                met=value is not None and meets(value, spec.gate, figure))
         if value is None:
             why = "the run failed before it, or the task does not measure it"
-            if spec.figure.startswith("reproducibility.") and ctx.report.reproducibility.runs < 2:
+            if figure.repeated_runs and ctx.report.reproducibility.runs < 2:
                 why = "the submission was trained only once (reproducibility.runs: 1), so there was nothing to compare"
             return Outcome(0.0, f"{spec.figure} was not measured ({why}): no points", gate=gate)
         got = fraction(spec, value, figure)

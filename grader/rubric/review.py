@@ -18,10 +18,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from grader.errors import GraderError, UnknownNameError
-from grader.report.model import Report, Review
+from grader.errors import GraderError, UnknownNameError, UsageError
 from grader.report.write import read_report, write_atomic, write_reports
 from grader.rubric import engine
+from grader.spec.report import Report, Review
 
 REVIEWS_FILE = "reviews.json"
 
@@ -92,18 +92,17 @@ def add(folder: Path, criterion: str, points: float, note: str, reviewer: str | 
     """Record a review of ``criterion`` for the report in ``folder``; return the re-scored report."""
     report = read_report(folder)
     if report.rubric is None:
-        raise GraderError(f"the report in {folder} has no rubric to review (status {report.status})",
-                          "only graded submissions have a rubric")
+        raise UsageError(f"the report in {folder} has no rubric to review (status {report.status})",
+                         "only graded submissions have a rubric")
     found = {c.id: c for c in engine.criteria(report.rubric)}
     if criterion not in found:
-        err = UnknownNameError("criterion", criterion, found)
-        raise GraderError(err.message, err.hint)
+        raise UnknownNameError("criterion", criterion, found)
     target = found[criterion]
     if not 0 <= points <= target.max_points:
-        raise GraderError(f"{criterion} is worth 0 to {target.max_points:g} points, not {points:g}",
-                          f"give --points between 0 and {target.max_points:g}")
+        raise UsageError(f"{criterion} is worth 0 to {target.max_points:g} points, not {points:g}",
+                         f"give --points between 0 and {target.max_points:g}")
     if not note.strip():
-        raise GraderError("a review needs a note saying why", "add --note '...'")
+        raise UsageError("a review needs a note saying why", "add --note '...'")
     log = load(folder)
     log.reviews.append(ReviewRecord(criterion=criterion, points=points, note=note.strip(),
                                     reviewer=reviewer or default_reviewer(),

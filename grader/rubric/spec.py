@@ -7,7 +7,6 @@ kind, so an unknown kind or key is an error that names it and the file.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from grader.errors import SpecError, UnknownNameError
+from grader.paths import rubrics_dir
 from grader.rubric.base import ID_PATTERN, CriterionSpec, kinds, load_builtin_kinds
 from grader.spec.base import StrictModel, describe_validation_error, load_model, read_yaml
 
@@ -82,12 +82,6 @@ class RubricSpec(StrictModel):
     def questions(self) -> list[Any]:
         """The written questions, in order: what candidates answer in ANSWERS.md."""
         return [c for c in self.criteria() if c.kind == "question"]
-
-
-def rubrics_dir() -> Path:
-    """``$GRADER_RUBRICS_DIR`` or the ``rubrics/`` folder of this checkout."""
-    env = os.environ.get("GRADER_RUBRICS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "rubrics"
 
 
 def discover_rubrics(root: Path | None = None) -> dict[str, Path]:

@@ -1,9 +1,10 @@
 """Grader-owned prediction harness: runs INSIDE the sandbox, in the candidate's process.
 
 It serves requests from the grader's timer (``timer.py``, another user in the same sandbox) over
-a unix socket, one at a time: a no-op prediction for the measurement floor (before any candidate
-code is imported), loading the candidate's ``module:callable`` with the artifacts folder, and
-predictions on the inputs each request carries. It never sees an input before the request that
+a unix socket, one at a time: how inputs are encoded (``codec.py``, with their schema), a no-op
+prediction for the measurement floor (before any candidate code is imported), loading the
+candidate's ``module:callable`` with the artifacts folder, and predictions on the inputs each
+request carries. It never sees an input before the request that
 carries it, holds no clock that matters, and writes nothing: every timestamp is taken by the timer
 and every check of the predictions happens on the host.
 
@@ -23,17 +24,20 @@ import traceback
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import wire  # noqa: E402 - the grader's own, imported before the candidate's folder is on sys.path
+# The grader's own, imported before the candidate's folder is on sys.path.
+import codec  # noqa: E402
+import wire  # noqa: E402
+from wire import EXIT_LOAD_FAILED, EXIT_PREDICT_FAILED, EXIT_PROTOCOL  # noqa: E402
 
-EXIT_LOAD_FAILED = 3
-EXIT_PREDICT_FAILED = 4
-EXIT_PROTOCOL = 5
 #: Files the prediction phase may read from the submission without it being worth a mention.
 CODE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pyd", ".pth")
+_PLAIN_TYPES = (str, int, bool, type(None))
 
 
 def _plain(values: Any) -> list:
     """Whatever predict returned, as JSON-ready Python values (no judgement: the host checks)."""
+    if type(values) is list and all(type(x) in _PLAIN_TYPES for x in values):
+        return values  # already plain (the no-op's answer, many models'): nothing to convert
     import numpy as np
 
     try:
@@ -92,18 +96,20 @@ class Harness:
         self.model: Any = None
         self.failed: int = 0
         self.reads = Reads(workspace, artifacts)
+        self.decode: codec.Decode = pickle.loads
 
     def handle(self, header: dict[str, Any], body: bytes) -> dict[str, Any]:
         op = header.get("op")
-        if op == "hello":
+        if op == "hello":  # the timer's codec, and the inputs' schema (never an input)
+            self.decode = codec.decoder(header.get("codec"), body)
             return {"ok": True, "pid": os.getpid(), "uid": os.getuid()}
         if op == "noop":  # the measurement floor: everything a prediction costs, but the model
-            inputs = pickle.loads(body)
+            inputs = self.decode(body)
             return {"ok": True, "predictions": _plain([header["label"]] * len(inputs))}
         if op == "load":
             return self.load()
         if op == "predict":
-            return self.predict(pickle.loads(body), want_proba=bool(header.get("proba")))
+            return self.predict(self.decode(body), want_proba=bool(header.get("proba")))
         if op == "bye":
             self.reads.active = False
             return {"ok": True, "reads": {"submission": sorted(self.reads.submission),

@@ -13,6 +13,9 @@ Order matters: single-item latency comes first, then the batches, and only then 
 hidden-test input in one call (for scoring), so no timed query carries an input the candidate has
 already seen, unless the loop needed more queries than there are inputs (counted as repeats).
 
+Every input a timed query carries is encoded before the loops start (``codec.py``), so between
+two queries the timer only picks the next body; the clock covers the round trip alone.
+
 Everything it learns goes, one JSON line per step, to ``<out>/events.jsonl`` (flushed at once, so
 a harness that dies mid-way still leaves what was measured). Standard library, plus pandas or
 numpy to read the inputs.
@@ -23,16 +26,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import random
 import resource
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import codec  # noqa: E402
 import wire  # noqa: E402
 
 clock = time.perf_counter_ns
@@ -43,31 +46,40 @@ class HarnessGone(Exception):
 
 
 class Inputs:
-    """The hidden-test inputs of one suite, and how to cut a batch of them, in the candidate's type."""
+    """The hidden-test inputs of one suite, and their bodies (``codec.py``) in the candidate's type."""
 
-    def __init__(self, n: int, take: Callable[[list[int]], Any]) -> None:
-        self.n, self.take = n, take
+    def __init__(self, n: int, encoder: codec.FrameEncoder | codec.PickleEncoder) -> None:
+        self.n, self.encoder = n, encoder
+        self._singles: list[bytes] | None = None
 
     @classmethod
-    def load(cls, suite: str, folder: str) -> Inputs:
+    def load(cls, suite: str, path: str) -> Inputs:
+        """``path``: the inputs file the host wrote for the suite (``grader.data.splits.INPUT_FILES``)."""
         if suite == "tabular":
             import pandas as pd
 
-            frame = pd.read_csv(os.path.join(folder, "features.csv"))
-            return cls(len(frame), lambda idx: frame.iloc[idx].reset_index(drop=True))
+            frame = pd.read_csv(path)
+            return cls(len(frame), codec.frame_encoder(frame))
         if suite == "nlp":
-            with open(os.path.join(folder, "texts.json"), encoding="utf-8") as fh:
+            with open(path, encoding="utf-8") as fh:
                 texts = json.load(fh)
-            return cls(len(texts), lambda idx: [texts[i] for i in idx])
+            return cls(len(texts), codec.PickleEncoder(lambda idx: [texts[i] for i in idx]))
         if suite == "cv":
             import numpy as np
 
-            images = np.load(os.path.join(folder, "images.npy"))
-            return cls(len(images), lambda idx: images[idx])
+            images = np.load(path)
+            return cls(len(images), codec.PickleEncoder(lambda idx: images[list(idx)]))
         raise SystemExit(f"timer: unsupported suite {suite!r}")
 
-    def body(self, indices: list[int]) -> bytes:
-        return pickle.dumps(self.take(indices), protocol=pickle.HIGHEST_PROTOCOL)
+    def body(self, indices: Sequence[int]) -> bytes:
+        if len(indices) == 1 and self._singles is not None:
+            return self._singles[indices[0]]
+        return self.encoder.encode(indices)
+
+    def encode_singles(self) -> None:
+        """Encode every one-item query now, before any loop: timed loops then only pick a body."""
+        if self._singles is None:
+            self._singles = [self.encoder.encode([i]) for i in range(self.n)]
 
 
 class Client:
@@ -76,18 +88,21 @@ class Client:
         self.rfile = sock.makefile("rb")
 
     def call(self, header: dict[str, Any], body: bytes = b"") -> tuple[dict[str, Any], int]:
-        """Send one request, wait for its reply; the reply and the round trip in ns, by our clock."""
+        """Send one request, wait for its reply; the reply and the round trip in ns, by our clock.
+
+        The round trip ends when the reply's last byte is in; reading its JSON is the timer's own work.
+        """
         frame = wire.encode(header, body)
         started = clock()
         try:
             self.sock.sendall(frame)
-            reply = wire.recv(self.rfile)
+            reply = wire.read(self.rfile)
+            elapsed = clock() - started
+            if reply is None:
+                raise HarnessGone("the prediction process closed the connection")
+            return wire.parse(reply[0]), elapsed
         except (OSError, wire.WireError) as exc:
             raise HarnessGone(str(exc)) from None
-        elapsed = clock() - started
-        if reply is None:
-            raise HarnessGone("the prediction process closed the connection")
-        return reply[0], elapsed
 
 
 def connect(path: str, timeout_s: float) -> socket.socket:
@@ -152,7 +167,7 @@ class Session:
                 repeats += again
             else:
                 idx = [self.order[len(samples) % self.inputs.n]]
-            body = self.inputs.body(idx)  # untimed: the clock starts in call()
+            body = self.inputs.body(idx)  # encoded before the loop; the clock starts in call()
             reply, ns = self.call({"op": op, "label": label}, body)
             if not reply.get("ok"):
                 return {"error": reply, "samples_ns": samples, "items": items, "predictions": answers}
@@ -186,37 +201,39 @@ class Session:
 
     def run(self) -> None:
         lat = self.settings.get("latency")
-        self.step = "hello"
-        hello, _ = self.call({"op": "hello"})
-        self.emit("hello", harness_pid=hello.get("pid"), harness_uid=hello.get("uid"))
+        self.step = wire.HELLO
+        spec, schema = self.inputs.encoder.spec()
+        hello, _ = self.call({"op": "hello", "codec": spec}, schema)
+        self.emit(wire.HELLO, harness_pid=hello.get("pid"), harness_uid=hello.get("uid"), codec=spec["name"])
         self.harness_pid = hello.get("pid")
-        self.step = "floor"
+        self.step = wire.FLOOR
         if lat:
+            self.inputs.encode_singles()
             floor = self.stream("noop", {**lat, "min_queries": lat["floor_min_queries"]},
                                 lat["floor_min_duration_s"], fresh=False)
-            self.emit("floor", **floor)
+            self.emit(wire.FLOOR, **floor)
         else:  # decode one input before loading, as the floor would have: cold starts stay comparable
             self.call({"op": "noop", "label": self.settings["noop_label"]}, self.inputs.body([self.order[0]]))
-        self.step = "load"
+        self.step = wire.LOAD
         reply, ns = self.call({"op": "load"})
-        self.emit("load", ok=bool(reply.get("ok")), cold_start_ns=ns, has_proba=reply.get("has_proba"),
+        self.emit(wire.LOAD, ok=bool(reply.get("ok")), cold_start_ns=ns, has_proba=reply.get("has_proba"),
                   error=None if reply.get("ok") else reply)
         if not reply.get("ok"):
             return
         if lat:
-            self.step = "latency"
+            self.step = wire.LATENCY
             single = self.stream("predict", lat, lat["min_duration_s"], fresh=True)
-            self.emit("latency", **single)
+            self.emit(wire.LATENCY, **single)
             if "error" in single:
                 return
-            self.step = "batches"
+            self.step = wire.BATCHES
             batches = self.batches(lat)
-            self.emit("batches", batches=batches)
+            self.emit(wire.BATCHES, batches=batches)
             if any("error" in b for b in batches):
                 return
-        self.step = "predictions"
+        self.step = wire.PREDICTIONS
         reply, ns = self.call({"op": "predict", "proba": True}, self.inputs.body(list(range(self.inputs.n))))
-        self.emit("predictions", ns=ns, n=self.inputs.n, reply=reply)
+        self.emit(wire.PREDICTIONS, ns=ns, n=self.inputs.n, reply=reply)
 
 
 def _peak_rss_mb(pid: int | None) -> float | None:
@@ -243,35 +260,35 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--socket", required=True)
     ap.add_argument("--suite", required=True)
-    ap.add_argument("--inputs", required=True)
+    ap.add_argument("--inputs", required=True, help="the inputs file of the suite")
     ap.add_argument("--out", required=True)
     ap.add_argument("--settings", required=True, help="JSON: seed, noop_label, latency (or null)")
     ap.add_argument("--connect-timeout", type=float, default=120.0)
     args = ap.parse_args(argv)
     settings = json.loads(args.settings)
-    out: IO[str] = open(os.path.join(args.out, "events.jsonl"), "a", encoding="utf-8")  # noqa: SIM115
+    out: IO[str] = open(os.path.join(args.out, wire.EVENTS_FILE), "a", encoding="utf-8")  # noqa: SIM115
 
     def emit(event: str, **data: Any) -> None:
         out.write(json.dumps({"event": event, **data}) + "\n")
         out.flush()
         os.fsync(out.fileno())
 
-    emit("started", pid=os.getpid(), uid=os.getuid())
+    emit(wire.STARTED, pid=os.getpid(), uid=os.getuid())
     inputs = Inputs.load(args.suite, args.inputs)
-    emit("inputs", n=inputs.n)
+    emit(wire.INPUTS, n=inputs.n)
     sock = connect(args.socket, args.connect_timeout)
     session = Session(Client(sock), inputs, settings, emit)
     try:
         session.run()
         session.step = "bye"
         reply, _ = session.call({"op": "bye"})
-        emit("reads", **(reply.get("reads") or {}))
+        emit(wire.READS, **(reply.get("reads") or {}))
     except HarnessGone as exc:
-        emit("gone", step=session.step, message=str(exc))
-    emit("resources", model_peak_rss_mb=_peak_rss_mb(getattr(session, "harness_pid", None)),
+        emit(wire.GONE, step=session.step, message=str(exc))
+    emit(wire.RESOURCES, model_peak_rss_mb=_peak_rss_mb(getattr(session, "harness_pid", None)),
          timer_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
          packages=_packages())
-    emit("done")
+    emit(wire.DONE)
     sock.close()
     return 0
 

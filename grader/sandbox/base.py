@@ -25,6 +25,28 @@ COMPANION_UID = 10002
 COMPANION_GID = 10002
 #: How much of a captured stream a result keeps (the tail: that is where errors are).
 STREAM_TAIL_BYTES = 64 * 1024
+#: What a failed fork or thread start prints (EAGAIN at the process limit): the one list every backend uses.
+PIDS_PATTERNS = ("Resource temporarily unavailable", "can't start new thread", "fork: retry", "Cannot fork")
+#: A run that reached its process limit and stays near it this long is stopped: a fork bomb would
+#: otherwise hold its sandbox until the timeout.
+PIDS_STOP_AFTER_S = 5.0
+#: The capability of building a submission's Dockerfile (:meth:`Sandbox.build_image`).
+IMAGE_BUILD = "image_build"
+
+
+def fork_failed(stderr: str) -> bool:
+    """Whether ``stderr`` shows a fork or thread start refused at the process limit."""
+    return any(p in stderr for p in PIDS_PATTERNS)
+
+
+def pids_near(limit: int) -> int:
+    """The process count from which a run counts as held at ``limit``: a churning fork bomb leaves a
+    few slots free between samples."""
+    return limit - max(1, limit // 20)
+
+
+def pids_near_limit(count: int, limit: int) -> bool:
+    return count >= pids_near(limit)
 
 
 class StreamTail:
@@ -149,6 +171,21 @@ class RunResult:
         return self.exit_code == 0 and not (self.timed_out or self.oom_killed)
 
 
+@dataclass
+class BuildResult:
+    """How building a submission's Dockerfile went.
+
+    ``starts``: the final stage says how to start the service (CMD or ENTRYPOINT); ``log``: one
+    line per step, with the tail of each step's output; ``error``: why it did not build.
+    """
+
+    ok: bool
+    log: list[str] = field(default_factory=list)
+    error: str | None = None
+    starts: bool = False
+    steps: int = 0
+
+
 #: Mount targets no backend accepts: they would hide or expose what the sandbox needs to work.
 FORBIDDEN_TARGETS = ("/", "/proc", "/sys", "/dev")
 
@@ -187,6 +224,8 @@ class Sandbox(abc.ABC):
     name: ClassVar[str]
     #: Whether the backend isolates untrusted code (the local one does not).
     isolates: ClassVar[bool] = True
+    #: What it can do beyond :meth:`run`, e.g. :data:`IMAGE_BUILD`.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
 
     @abc.abstractmethod
     def run(self, spec: RunSpec) -> RunResult:
@@ -195,6 +234,25 @@ class Sandbox(abc.ABC):
         Raises :class:`grader.errors.SandboxError` only when the sandbox itself failed; what the
         command does (crash, timeout, OOM) is reported in the result.
         """
+
+    def build_image(self, context_dir: Path, dockerfile: Path, limits: Limits) -> BuildResult:
+        """Build ``dockerfile`` with ``context_dir`` as its context, offline and hardened like a run.
+
+        ``limits`` cap every step; ``limits.timeout_s`` bounds the whole build. What the Dockerfile
+        does wrong is in the result; :class:`SandboxError` means the sandbox failed, or (here) that
+        this backend lacks :data:`IMAGE_BUILD`.
+        """
+        raise SandboxError(f"the {self.name} sandbox cannot build images",
+                           hint="grade with a backend that has the image_build capability (--sandbox docker)")
+
+    @classmethod
+    def prune(cls, *, all: bool = False) -> list[str]:
+        """Remove what runs of this backend left behind; the names of what was removed.
+
+        By default only what belongs to dead sessions (their grader process is gone); ``all``
+        removes live sessions' too. Backends that leave nothing lasting return ``[]``.
+        """
+        return []
 
     def describe(self) -> dict[str, object]:
         """Facts about this backend for the report's environment section."""

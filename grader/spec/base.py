@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from grader.errors import GraderError, SpecError
 
 M = TypeVar("M", bound=BaseModel)
+#: libyaml's safe loader when PyYAML has it (about 7x faster: `grader task list` reads every spec).
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class StrictModel(BaseModel):
@@ -41,6 +43,10 @@ def read_yaml(path: Path, error: type[GraderError] = SpecError) -> Any:
     except UnicodeDecodeError:
         raise error(f"{path}: not UTF-8 text", "save the file as UTF-8") from None
     try:
+        return yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        pass
+    try:  # parse again with the Python loader: its messages name what it found
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

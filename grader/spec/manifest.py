@@ -45,7 +45,3 @@ class Manifest(StrictModel):
     @property
     def predict_module(self) -> str:
         return self.predict.split(":", 1)[0]
-
-    @property
-    def predict_callable(self) -> str:
-        return self.predict.split(":", 1)[1]

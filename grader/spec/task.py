@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -11,13 +10,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from grader.errors import SpecError, UnknownNameError
+from grader.paths import TASK_FILE, tasks_dir
 from grader.spec.base import StrictModel, load_model, read_yaml
 
 if TYPE_CHECKING:
     from grader.rubric.spec import RubricSpec
 
 Suite = Literal["tabular", "nlp", "cv"]
-TASK_FILE = "task.yaml"
 
 
 class DataFile(StrictModel):
@@ -165,11 +164,6 @@ class TaskSpec(StrictModel):
             raise SpecError(f"task {self.id} was not loaded from a folder")
         return self._root
 
-    @property
-    def suite_name(self) -> tuple[str, str]:
-        suite, name = self.id.split("/", 1)
-        return suite, name
-
     def data_path(self, split: Literal["train", "valid", "test"]) -> Path:
         return self.root / getattr(self.data, split).path
 
@@ -227,12 +221,6 @@ def with_overrides(task: TaskSpec, overrides: Mapping[str, object]) -> TaskSpec:
     changed = load_model(TaskSpec, data, f"{task.id} with overrides {overrides}")
     changed._root = task._root
     return changed
-
-
-def tasks_dir() -> Path:
-    """Where bundled tasks live: ``$GRADER_TASKS_DIR`` or the ``tasks/`` folder of this checkout."""
-    env = os.environ.get("GRADER_TASKS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "tasks"
 
 
 def discover_tasks(root: Path | None = None) -> dict[str, Path]:

@@ -22,6 +22,18 @@ MAX_FILES = 2_000
 MAX_BYTES = 50 * 1024 * 1024
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv", ".mypy_cache", ".pytest_cache"}
 FIX_HINT = "a submission is a folder (or a .zip / .tar.gz of one) with submission.yaml at its top level"
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+ARCHIVE_SUFFIXES = (*TAR_SUFFIXES, ".zip")
+
+
+def submission_name(path: str | os.PathLike[str]) -> str:
+    """A submission's name for folders and tables: its folder's name, or its archive's without the
+    archive suffix (``alice.tar.gz`` -> ``alice``), for every suffix :func:`stage` accepts."""
+    name = Path(path).name
+    for suffix in ARCHIVE_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 @dataclass(frozen=True)
@@ -174,7 +186,7 @@ def stage(origin: Path, workdir: Path | None = None, *, max_files: int = MAX_FIL
     name = origin.name.lower()
     if origin.is_dir():
         _stage_folder(origin, dest, budget)
-    elif name.endswith((".tar.gz", ".tgz", ".tar")):
+    elif name.endswith(TAR_SUFFIXES):
         _stage_tar(origin, dest, budget)
     elif name.endswith(".zip"):
         _stage_zip(origin, dest, budget)

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from grader.authoring.validate import validate
-from grader.data.files import read_npz, sha256_file, write_npz
+from grader.data.checksums import sha256_file
+from grader.data.files import read_npz, write_npz
 from grader.spec.task import discover_tasks, tasks_dir
 
 BUNDLED = sorted(discover_tasks())

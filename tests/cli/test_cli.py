@@ -12,7 +12,7 @@ import time
 import docker
 import pytest
 
-from tests.helpers import EXAMPLES, docker_leftovers, make_submission
+from tests.helpers import EXAMPLES, default_sigint, docker_leftovers, make_submission
 
 GRADER = [sys.executable, "-m", "grader"]
 
@@ -59,7 +59,7 @@ def test_tasks_list_and_show():
     assert listed.returncode == 0 and "tabular/credit-default" in listed.stdout
     shown = run("tasks", "show", "tabular/credit-default")
     assert shown.returncode == 0 and "positive: bad" in shown.stdout and "recall" in shown.stdout
-    assert run("tasks", "show", "nope/nope").returncode == 4
+    assert run("tasks", "show", "nope/nope").returncode == 2
 
 
 def test_schema_command_prints_json_schema():
@@ -118,7 +118,7 @@ def test_ctrl_c_leaves_no_container_behind(tmp_path):
     before = {c.id for c in client.containers.list(all=True, filters=train_label)}
     sub = make_submission(tmp_path / "s", train="import time\ntime.sleep(600)\n")
     proc = subprocess.Popen([*GRADER, "grade", str(sub), "--out", str(tmp_path / "out")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 120
         while not (ours := [c for c in client.containers.list(filters=train_label) if c.id not in before]):

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from grader.cli import main
 from grader.compare.html import render as render_html
-from grader.compare.table import CompareError, Comparison, Row, compare, load_rows
+from grader.compare.table import CompareError, Comparison, Row, cell_text, compare, load_rows
 from grader.evaluate.figures import get_figure
 from tests.report import fixture_json, fixture_path, load_fixture
 
@@ -100,6 +100,28 @@ def test_rows_carry_every_figure(report_dirs):
         assert row[f"section:{section['id']}"] == section["points"]
     assert row["latency.p50_ms"] == reference["latency"]["p50_ms"]
     assert row["reproducibility.prediction_agreement"] == reference["reproducibility"]["prediction_agreement"]
+
+
+def test_figure_columns_are_titled_and_rounded_as_the_registry_says(report_dirs):
+    table = compare(load_rows(report_dirs), sort="reproducibility.max_metric_diff")
+    figures = [c for c in table.columns if c.higher_is_better is not None and c.key != "score"
+               and not c.key.startswith("section:")]
+    assert {"recall", "latency.p95_ms", "reproducibility.max_metric_diff"} <= {c.key for c in figures}
+    for c in figures:
+        figure = get_figure(c.key)
+        assert (c.title, c.digits, c.higher_is_better) == (figure.title or c.key, figure.digits,
+                                                           figure.higher_is_better), c.key
+    diff = next(c for c in figures if c.key == "reproducibility.max_metric_diff")
+    assert cell_text(0.00012, diff) == "0.0001"  # a metric's scale: as many decimals as the metrics
+
+
+def test_a_metric_this_grader_does_not_know_is_still_a_column(tmp_path):
+    data = fixture_json("reference")
+    data["metrics"]["made_up_metric"] = 0.5
+    (tmp_path / "report.json").write_text(json.dumps(data))
+    table = compare(load_rows([tmp_path]), sort="made_up_metric")
+    made_up = next(c for c in table.columns if c.key == "made_up_metric")
+    assert made_up.higher_is_better is True and table.values[0]["made_up_metric"] == 0.5
 
 
 def test_unknown_sort_says_did_you_mean(report_dirs):

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from grader.evaluate.latency import build, nearest_rank, summarize
+from grader.runtime.wire import TimerEvents
 
 
 def test_nearest_rank_is_loadgens_definition():
@@ -30,7 +31,7 @@ def test_summarize_in_milliseconds():
     assert stats.cdf_ms == sorted(stats.cdf_ms)
 
 
-def _events(**over):
+def _raw(**over):
     events = {
         "load": {"ok": True, "cold_start_ns": 1_500_000_000},
         "floor": {"samples_ns": [200_000] * 10, "duration_s": 0.5},
@@ -44,6 +45,10 @@ def _events(**over):
     }
     events.update(over)
     return events
+
+
+def _events(**over):
+    return TimerEvents.parse(_raw(**over))
 
 
 def test_build_reads_every_figure():
@@ -61,7 +66,7 @@ def test_build_reads_every_figure():
 
 
 def test_build_explains_what_weakens_the_figures():
-    single = {**_events()["latency"], "repeated_items": 2, "stopped_by": "max_duration"}
+    single = {**_raw()["latency"], "repeated_items": 2, "stopped_by": "max_duration"}
     lat = build(_events(latency=single), {"min_queries": 200, "max_duration_s": 30}, sandbox_peak_mb=None,
                 batch_labels=["good", "bad", "good"])  # only item 0's answer ("good") matches
     assert lat.single_batch_agreement == round(1 / 3, 4)
@@ -72,7 +77,7 @@ def test_build_explains_what_weakens_the_figures():
 
 
 def test_build_without_a_latency_loop():
-    lat = build({"load": {"ok": False}, "predictions": {"ns": 0, "n": 0}}, {}, sandbox_peak_mb=None,
+    lat = build(TimerEvents.parse({"load": {"ok": False}, "predictions": {"ns": 0, "n": 0}}), {}, sandbox_peak_mb=None,
                 batch_labels=None)
     assert not lat.measured and lat.p50_ms is None and lat.cold_start_ms is None and lat.floor is None
     assert lat.full_batch is None or lat.full_batch.items_per_s is None or math.isfinite(lat.full_batch.items_per_s)

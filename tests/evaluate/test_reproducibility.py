@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.evaluate.reproducibility import RunRecord, agreement, compare, differing_files, digest, environment
-from grader.report.model import TrainingRun
+from grader.spec.report import TrainingRun
 from grader.submission.requirements import Pin
 
 

@@ -141,13 +141,13 @@ def test_a_model_shipped_in_the_submission_and_mismatched_pins_are_reported(dock
     report = grade(docker_box, tmp_path, sub, latency=QUICK_LATENCY, reproducibility={"runs": 2, "other_seed": 7})
     rep = report.reproducibility
     assert report.status == "graded" and report.failures == [], report.failures
-    assert [(r.seed, r.kind) for r in rep.training_runs] == [(report.environment["seed"], "same_seed"),
-                                                             (report.environment["seed"], "same_seed"),
+    assert [(r.seed, r.kind) for r in rep.training_runs] == [(report.environment.seed, "same_seed"),
+                                                             (report.environment.seed, "same_seed"),
                                                              (7, "other_seed")]
     assert rep.prediction_agreement == 1.0 and rep.artifacts_identical is True
     assert rep.artifacts_empty is True and rep.reads_submission_files == ["shipped.json"]
     assert rep.reads_artifacts is False
-    assert rep.seed_check is not None and rep.seed_check.seeds == [report.environment["seed"], 7]
+    assert rep.seed_check is not None and rep.seed_check.seeds == [report.environment.seed, 7]
     assert rep.seed_check.max_spread == 0.0 and rep.seed_check.prediction_agreement == 1.0
     env = rep.environment
     assert env is not None and env.checked_against == "the runtime image's installed packages"

@@ -39,7 +39,7 @@ def test_mini_submission_is_graded(docker_box, fast_tasks, tmp_path):
     assert report.metrics["recall"] == 0.0  # majority class never predicts "bad"
     assert report.passed is False and report.exit_code == 1
     assert report.latency.measured and report.latency.count >= 20 and report.latency.p50_ms > 0
-    assert report.environment["sandbox"]["image_id"]
+    assert report.environment.sandbox.image_id
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["status"] == "graded" and saved["submission"]["sha256"] == report.submission.sha256
     assert len(pd.read_csv(tmp_path / "out" / "predictions.csv")) == sum(map(sum, report.confusion_matrix["matrix"]))
@@ -193,7 +193,7 @@ def test_hidden_labels_never_enter_any_container(docker_box, fast_tasks, tmp_pat
     needles = _hashes(rows)
     features = _hashes([b",".join(v for i, v in enumerate(r.split(b",")) if i != label_at) for r in rows])
     valid_row = (TASK_DIR / "data" / "valid.csv").read_bytes().splitlines()[1]
-    harness_line = b"EXIT_LOAD_FAILED = 3"
+    harness_line = b'CODE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pyd", ".pth")'
     assert harness_line in Path("grader/runtime/harness.py").read_bytes()
     train = SCANNER + f"\nscan({needles!r}, {features!r}, {_hashes([valid_row])!r})\n" + \
         "open(os.path.join(os.environ['GRADER_ARTIFACTS_DIR'], 'model.json'), 'w').write('{\"label\": \"good\"}')\n"

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from grader.integrations import github as ci
-from grader.report.model import Failure, Report, RubricResult, TaskRef
+from grader.spec.report import Failure, Report, RubricResult, TaskRef
 from tests.helpers import QUICK_LATENCY, make_submission, tasks_copy
 
 GRADER = [sys.executable, "-m", "grader"]

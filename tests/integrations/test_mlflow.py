@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from grader.errors import GraderError
 from grader.grading.pipeline import Grader
 from grader.integrations.mlflow import Tracking, download_reports, log_grading, metrics, params, prepare_store, tags
-from grader.report.model import Latency, LatencyStats, Report, TaskRef
+from grader.spec.report import Latency, LatencyStats, Report, TaskRef
 from tests.helpers import QUICK_LATENCY, make_submission, tasks_copy
 
 GRADER = [sys.executable, "-m", "grader"]
@@ -71,7 +71,7 @@ def test_an_unreachable_server_is_a_warning_not_a_lost_grading(tmp_path, monkeyp
     uri = f"http://user:secret@127.0.0.1:{free_port()}"
     assert log_grading(report, tmp_path, Tracking(uri)) is None
     assert len(report.warnings) == 1 and "MLflow logging to http://user:***@127.0.0.1" in report.warnings[0]
-    assert "secret" not in report.warnings[0] and "mlflow" not in report.environment
+    assert "secret" not in report.warnings[0] and report.environment.mlflow is None
 
 
 def _log_one(uri: str, index: int) -> str | None:
@@ -122,7 +122,7 @@ def test_a_grading_in_the_embedded_store(graded, tmp_path):
     assert client.get_experiment(run.info.experiment_id).name == report.task.id
     assert run.info.status == "FINISHED" and run.data.tags["candidate"] == "ada"
     assert run.data.params["submission_sha256"] == report.submission.sha256
-    assert run.data.params["runtime_image"] == report.environment["sandbox"]["image"]
+    assert run.data.params["runtime_image"] == report.environment.sandbox.image
     assert run.data.metrics["metrics.recall"] == pytest.approx(report.metrics["recall"])
     assert run.data.metrics["rubric.total"] == pytest.approx(report.rubric.total)
     assert run.data.metrics["latency.p95_ms"] == pytest.approx(report.latency.p95_ms)
@@ -189,7 +189,7 @@ def test_a_grading_on_a_tracking_server_read_back_over_rest(graded, mlflow_serve
     copy = report.model_copy(deep=True)
     run_id = log_grading(copy, out, Tracking(mlflow_server))
     assert run_id is not None, copy.warnings
-    assert copy.environment["mlflow"]["run_id"] == run_id
+    assert copy.environment.mlflow.run_id == run_id
     experiment = rest(mlflow_server, "experiments/get-by-name", experiment_name=report.task.id)["experiment"]
     run = rest(mlflow_server, "runs/get", run_id=run_id)["run"]
     assert run["info"]["experiment_id"] == experiment["experiment_id"] and run["info"]["status"] == "FINISHED"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.report.model import Report
+from grader.spec.report import Report
 from tests.report import FIXTURE_NAMES, GOLDEN, load_fixture
 
 

@@ -17,15 +17,16 @@ import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from grader.report import html, plots
-from grader.report.model import CriterionResult, Failure, Latency, Report, Review, TaskRef
 from grader.rubric import answers as md
 from grader.rubric import engine
 from grader.rubric.question import KeyPoint, QuestionSpec, grade_answer
+from grader.spec.report import CriterionResult, Failure, FailureKind, Latency, Phase, Report, Review, TaskRef
+from grader.spec.task import ResourceLimits
 from tests.report import load_fixture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,7 +90,7 @@ def test_every_report_is_self_contained(named_report):
 def test_every_report_states_its_verdict_first(named_report):
     _, report = named_report
     text, page = rendered(report)
-    label, exit_code = html.VERDICTS[(report.status, report.passed)][0], report.exit_code
+    label, exit_code = report.verdict.label, report.exit_code
     if report.evaluated_on == "valid" and report.status == "graded":  # `grader check` exits 0 when it runs
         label, exit_code = "Self-check", 1 if report.failures else 0
     start = text.index('id="verdict"')
@@ -109,7 +110,7 @@ def test_a_bare_report_renders(status):
     """A report with nothing but its status (a grading stopped at the very start) still has a page."""
     report = Report(status=status, task=TaskRef(id="some/task"))
     text, page = rendered(report)
-    assert html.VERDICTS[(status, False)][0] in page.text and "some/task" in page.text
+    assert report.verdict.label in page.text and "some/task" in page.text
     assert "<svg" not in text and "Rubric" not in page.text
 
 
@@ -138,7 +139,7 @@ def test_graded_report_has_its_sections_and_figures():
     assert [a["id"] for tag, a in page.tags if tag == "figure"] == ["confusion-matrix", "pr-curve", "latency-cdf"]
     curve = report.curves[0]
     assert f"Average precision {curve.average_precision:,.3f}" in page.text
-    assert report.environment["sandbox"]["image"] in page.text
+    assert report.environment.sandbox.image in page.text
     assert f"{report.task.id} version {report.task.version}" in page.text
     for section in report.rubric.sections:
         assert section.title in page.text
@@ -161,6 +162,21 @@ def test_failed_reports_explain_in_plain_words():
     assert "Training: crashed" in crash.text
     detail = next(f.detail for f in crash_report.failures if f.kind == "crash")
     assert detail and "<details>" in crash_text and detail.splitlines()[-1].strip() in crash.text
+
+
+def test_every_failure_phase_kind_and_limit_has_its_words():
+    """The page looks these up without a fallback: a new kind, phase or limit must come with its words."""
+    assert set(html.PHASES) == set(get_args(Phase)) and set(html.FAILURES) == set(get_args(FailureKind))
+    assert set(html.LIMITS) == set(ResourceLimits.model_fields)
+    rows = dict(html.limit_rows(ResourceLimits(memory_mb=1536, train_timeout_s=300)))
+    assert rows["Memory"] == "1,536 MB" and rows["Training time"] == "300 s"
+
+
+def test_macro_averaged_metrics_say_so_on_a_multiclass_task():
+    assert "each class in turn" in html.metric_description("recall", multiclass=True)
+    assert "each class in turn" not in html.metric_description("recall", multiclass=False)
+    assert "each class in turn" not in html.metric_description("accuracy", multiclass=True)
+    assert html.metric_description("made_up_metric") == ""  # an older report's metric: shown, unexplained
 
 
 @pytest.mark.parametrize("name", ["invalid", "error", "crash"])

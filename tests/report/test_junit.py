@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from grader.report.junit import render
-from grader.report.model import Report
+from grader.spec.report import Report
 from tests.report import FIXTURE_NAMES, fixture_json, load_fixture
 
 WITH_RUBRIC = [name for name in FIXTURE_NAMES if fixture_json(name).get("rubric")]

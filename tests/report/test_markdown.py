@@ -16,7 +16,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from grader.report.markdown import MARKER, cell, fenced, inline, render
-from grader.report.model import Report
+from grader.spec.report import Report
 from tests.report import fixture_json, load_fixture
 
 #: The HTML elements report.md may produce; anything else came from unescaped text.

@@ -1,23 +1,22 @@
-"""report.json against its published JSON Schema (``schemas/report.schema.json``), with an independent
+"""report.json against its published JSON Schema (``grader/schemas/report.schema.json``), with an independent
 validator (jsonschema, Draft 2020-12): every real report validates, a fresh one does, broken ones do
 not, and a real grading writes a valid report.json with report.md and junit.xml beside it."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from grader.cli.schema import schema_for
+from grader.cli.schema import SCHEMAS, schema_for
 from grader.grading.pipeline import Grader
 from grader.report import junit, markdown
-from grader.report.model import Failure, Report, TaskRef
+from grader.spec.report import Failure, Report, TaskRef
 from tests.helpers import QUICK_LATENCY, make_submission, tasks_copy
 from tests.report import FIXTURE_NAMES, fixture_json, load_fixture
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "report.schema.json"
+SCHEMA_FILE = SCHEMAS / "report.schema.json"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def errors(validator: Draft202012Validator, data: dict) -> list[str]:
 def test_published_schema_is_the_models():
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema == schema_for("report"), "run `python -m grader.cli.schema` to refresh schemas/report.schema.json"
+    assert schema == schema_for("report"), "run `python -m grader.cli.schema` to refresh the shipped schemas"
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.report.model import Latency, Report, Reproducibility, TaskRef
 from grader.rubric.base import Context
 from grader.rubric.spec import RubricSpec
+from grader.spec.report import Latency, Report, Reproducibility, TaskRef
 from grader.spec.task import get_task
 
 

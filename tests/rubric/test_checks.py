@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.report.model import EnvironmentCheck, Failure, PinMismatch
 from grader.rubric.checks import checks
+from grader.spec.report import EnvironmentCheck, Failure, PinMismatch
 
 
 def run(name, ctx, **options):

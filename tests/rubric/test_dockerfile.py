@@ -6,6 +6,7 @@ import pytest
 
 from grader.rubric.dockerfile import check
 from grader.sandbox.base import Limits
+from grader.sandbox.docker.image import locked_versions
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("nothing_left")]
 
@@ -49,3 +50,10 @@ def test_a_fork_bomb_in_run_is_contained(docker_box, tmp_path):
     outcome = build(docker_box, tmp_path, "FROM python:3.11\nRUN python3 -c \"import os\\nwhile True: os.fork()\"\n",
                     timeout_s=20)
     assert outcome.fraction == 0.25 and ("time limit" in outcome.explanation or "exited" in outcome.explanation)
+
+
+def test_a_pin_the_runtime_does_not_have_is_named_as_such(docker_box, tmp_path):
+    outcome = build(docker_box, tmp_path, "FROM python:3.11\nRUN pip install --no-cache-dir pandas==9.9\n")
+    assert outcome.fraction == 0.25, outcome
+    assert "pandas==9.9 does not exist in the runtime's packages" in outcome.explanation
+    assert f"pin pandas=={locked_versions()['pandas']}" in outcome.explanation

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.rubric.dockerfile import parse
+from grader.sandbox.dockerfile import parse
 
 
 def test_parse_handles_comments_and_continuations():

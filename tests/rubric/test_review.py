@@ -98,4 +98,4 @@ def test_review_command(graded):
     assert "automatic 25.0" in done.stdout and "carol" in done.stdout
     bad = subprocess.run(args[:5] + ["--criterion", "nope", "--points", "1", "--note", "x"], capture_output=True,
                          text=True, env=wide)
-    assert bad.returncode == 4 and "unknown criterion 'nope'" in bad.stderr
+    assert bad.returncode == 2 and "unknown criterion 'nope'" in bad.stderr

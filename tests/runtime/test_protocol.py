@@ -51,8 +51,9 @@ def converse(tmp_path: Path, model: str, *, latency: dict | None = LATENCY, file
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     settings = {"seed": 3, "noop_label": "good", "latency": latency}
     timer = subprocess.run([sys.executable, str(RUNTIME / "timer.py"), "--socket", sock, "--suite", "tabular",
-                            "--inputs", str(inputs), "--out", str(out), "--settings", json.dumps(settings),
-                            "--connect-timeout", "30"], capture_output=True, text=True, timeout=120)
+                            "--inputs", str(inputs / "features.csv"), "--out", str(out),
+                            "--settings", json.dumps(settings), "--connect-timeout", "30"],
+                           capture_output=True, text=True, timeout=120)
     assert timer.returncode == 0, timer.stderr
     stdout, stderr = served.communicate(timeout=60)
     return read_events(out), subprocess.CompletedProcess(served.args, served.returncode, stdout, stderr)
@@ -63,6 +64,7 @@ def test_a_whole_conversation(tmp_path):
     assert served.returncode == 0, served.stderr
     assert list(events) == ["started", "inputs", "hello", "floor", "load", "latency", "batches", "predictions",
                             "reads", "resources", "done"]
+    assert events["hello"]["codec"] == "frame"  # the inputs travel as column blocks (tests/runtime/test_codec.py)
     assert len(events["floor"]["samples_ns"]) >= 10 and events["load"]["ok"] and events["load"]["has_proba"]
     single = events["latency"]
     assert len(single["samples_ns"]) >= 15 and single["predictions"] == ["good"] * len(single["samples_ns"])

@@ -135,6 +135,41 @@ def py() -> Callable[[str], list[str]]:
     return lambda code: ["python3", "-c", f"{code}\n# {TOKEN}\n"]
 
 
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"docker tests cannot be skipped on CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A client of the engine the docker tests use (skipped without one, except on CI)."""
+    import docker
+
+    try:
+        c = docker.from_env()
+        c.ping()
+    except docker.errors.DockerException as exc:
+        _unavailable(f"no Docker engine: {exc}")
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def image(client) -> str:
+    """The runtime image's tag (skipped when it is missing, except on CI)."""
+    import docker
+
+    from grader.sandbox.docker.backend import default_image
+
+    tag = default_image()
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        _unavailable(f"runtime image {tag} missing: run `grader sandbox build` or set GRADER_RUNTIME_IMAGE")
+    return tag
+
+
 @pytest.fixture
 def leftover_checks() -> dict[str, Callable[[Sandbox], list[str]]]:
     """The per-backend leftovers checks, for tests that build their own backend instance."""

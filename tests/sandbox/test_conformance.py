@@ -273,6 +273,31 @@ print(f'forked {n} children without hitting a limit')
     assert r.duration_s < 15
 
 
+def test_a_fork_bomb_held_at_the_pids_limit_is_stopped_long_before_its_timeout(sandbox, py, require) -> None:
+    from grader.evaluate.failures import classify
+
+    require("pids")
+    # A fork bomb that survives its failed forks and keeps trying; bounded in time and in children
+    # (each sleeps a minute) in case the limit did not hold.
+    code = """
+import os, time
+end = time.monotonic() + 100
+while time.monotonic() < end:
+    try:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+    except OSError:
+        time.sleep(0.01)
+"""
+    limits = Limits(timeout_s=120, memory_mb=256, pids=32)
+    r = run(sandbox, py(code), limits=limits)
+    assert r.pids_exhausted and not r.timed_out and r.exit_code is None, (r.exit_code, r.details, r.stderr[-500:])
+    assert r.duration_s < limits.timeout_s / 3, r.duration_s
+    failure = classify("train", r, limits, limits.timeout_s)
+    assert failure is not None and failure.kind == "limit_exceeded"
+
+
 def test_file_size_limit(sandbox, py, tmp_path: Path) -> None:
     collected = tmp_path / "out"
     code = """

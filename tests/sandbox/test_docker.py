@@ -22,42 +22,12 @@ import pytest
 from grader.errors import SandboxError
 from grader.sandbox import Limits, Mount, RunSpec, get_backend
 from grader.sandbox.base import SANDBOX_UID, STREAM_TAIL_BYTES
-from grader.sandbox.cleanup import prune
-from grader.sandbox.docker.backend import DockerSandbox, _Run, default_image, extract_safely
-from tests.helpers import docker_leftovers
+from grader.sandbox.docker.archive import extract_safely
+from grader.sandbox.docker.backend import DockerSandbox, _Run
+from grader.sandbox.docker.cleanup import prune
+from tests.helpers import default_sigint, docker_leftovers
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"docker tests cannot be skipped on CI: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def client():
-    import docker
-
-    try:
-        c = docker.from_env()
-        c.ping()
-    except docker.errors.DockerException as exc:
-        _unavailable(f"no Docker engine: {exc}")
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
-def image(client) -> str:
-    import docker
-
-    tag = default_image()
-    try:
-        client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        _unavailable(f"runtime image {tag} missing: run `grader sandbox build` or set GRADER_RUNTIME_IMAGE")
-    return tag
 
 
 @pytest.fixture()
@@ -349,7 +319,7 @@ def test_nothing_left_after_signal_to_grader(client, image, tmp_path, signum):
     (tmp_path / "in.txt").write_text("input")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen([sys.executable, "-c", CHILD, image, str(tmp_path)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
+                             stderr=subprocess.PIPE, text=True, env=env, preexec_fn=default_sigint)
     try:
         session = child.stdout.readline().strip()
         assert session, child.stderr.read()

@@ -21,6 +21,7 @@ from grader.sandbox import Companion, Limits, Mount, RunSpec, backends, get_back
 from grader.sandbox.base import STREAM_TAIL_BYTES
 from grader.sandbox.local import backend as local
 from grader.sandbox.local.backend import LOCAL_WARNING, LocalSandbox, LocalSandboxWarning
+from tests.helpers import sigint_raises
 
 LIMITS = Limits(timeout_s=10, memory_mb=256, pids=64, tmp_mb=32)
 ROOT = os.geteuid() == 0
@@ -117,7 +118,7 @@ def test_run_folder_removed_after_keyboard_interrupt(box: LocalSandbox, runs: Pa
     started = time.monotonic()
     timer.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with sigint_raises(), pytest.raises(KeyboardInterrupt):
             box.run(spec("import os, time\nif os.fork() == 0:\n    os.setsid()\ntime.sleep(30)",
                          limits=Limits(timeout_s=30)))
     finally:

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.cli.schema import schema_for
+from grader.cli.schema import KINDS, SCHEMAS, schema_for
 from grader.errors import SpecError, UnknownNameError
 from grader.spec.task import discover_tasks, get_task, load_task, tasks_dir
 
@@ -70,10 +70,10 @@ def test_unknown_task_suggests_a_name():
 def test_exported_schemas_are_up_to_date():
     import json
 
-    root = Path(__file__).resolve().parents[2] / "schemas"
-    for kind in ("task", "report", "submission"):
+    root = SCHEMAS
+    for kind in KINDS:  # `grader schema KIND` prints these files
         committed = json.loads((root / f"{kind}.schema.json").read_text())
-        assert committed == schema_for(kind), f"run `python -m grader.cli.schema` to refresh schemas/{kind}.schema.json"
+        assert committed == schema_for(kind), f"run `python -m grader.cli.schema` to refresh {root}/{kind}.schema.json"
 
 
 def test_task_thresholds_are_applied_to_its_rubric(task_copy):

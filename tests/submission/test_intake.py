@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SubmissionError
-from grader.submission.intake import stage
+from grader.submission.intake import stage, submission_name
 
 
 def _write_tree(root: Path) -> None:
@@ -109,3 +109,12 @@ def test_missing_and_unknown_formats(tmp_path):
     other.write_bytes(b"x")
     with pytest.raises(SubmissionError, match="not a folder, .zip or .tar.gz"):
         stage(other, tmp_path)
+
+
+@pytest.mark.parametrize("path, name", [
+    ("subs/alice", "alice"), ("alice.zip", "alice"), ("/x/alice.tar.gz", "alice"), ("alice.tgz", "alice"),
+    ("alice.tar", "alice"), ("Alice.TAR.GZ", "Alice"), ("alice.v2.zip", "alice.v2"), ("alice.txt", "alice.txt"),
+])
+def test_submission_name_strips_every_archive_suffix_stage_accepts(path, name):
+    assert submission_name(path) == name
+    assert submission_name(Path(path)) == name

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from grader.data.public import public_folder
 from grader.sandbox.docker.image import LOCK_FILE
 from grader.spec.task import TaskSpec, load_task
 from grader.submission import requirements
@@ -184,11 +185,8 @@ def _listing(tree: Path) -> dict[str, str]:
 def test_example_trains_and_predicts_one_row(task: TaskSpec, tmp_path: Path, example: str) -> None:
     workspace, data, artifacts = tmp_path / "workspace", tmp_path / "data", tmp_path / "artifacts"
     shutil.copytree(EXAMPLES / example, workspace, ignore=shutil.ignore_patterns("__pycache__"))
-    data.mkdir()
+    public_folder(task, data)
     artifacts.mkdir()
-    (data / "task.json").write_text(json.dumps(task.public_info, indent=2) + "\n", encoding="utf-8")
-    for split in ("train", "valid"):
-        shutil.copyfile(task.data_path(split), data / f"{split}.csv")
     inputs = tmp_path / "inputs.csv"
     pd.read_csv(task.data_path("valid"))[task.feature_columns].to_csv(inputs, index=False)
     # /workspace and /data are read-only mounts in the sandbox: here, check nothing was written.

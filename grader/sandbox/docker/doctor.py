@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import os
-
 from rich.console import Console
 from rich.table import Table
+
+from grader.errors import SandboxError
+from grader.sandbox.docker.client import connect, engine_host
 
 
 def diagnose(console: Console) -> bool:
     """Print the diagnosis; True when docker grading can run as things are."""
-    import docker
-
     table = Table("check", "status", "detail", title="grader sandbox doctor", title_justify="left")
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock (default)")
     try:
-        client = docker.from_env(timeout=10)
+        client = connect(timeout=10)
         version = client.version()
-    except Exception as exc:  # noqa: BLE001 - any failure here means "not reachable"
-        table.add_row("docker engine", "[red]unreachable[/]", f"{host}: {exc}")
+    except SandboxError as exc:
+        table.add_row("docker engine", "[red]unreachable[/]", exc.message)
         console.print(table)
-        console.print("hint: start dockerd (see .ci/docker-up.sh) or point DOCKER_HOST at a running engine")
+        console.print(f"hint: {exc.hint}")
         return False
-    table.add_row("docker engine", "[green]reachable[/]", f"{host}, server {version.get('Version')}, "
+    except Exception as exc:  # noqa: BLE001 - any failure here means "not reachable"
+        table.add_row("docker engine", "[red]unreachable[/]", f"{engine_host()}: {exc}")
+        console.print(table)
+        return False
+    table.add_row("docker engine", "[green]reachable[/]", f"{engine_host()}, server {version.get('Version')}, "
                   f"API {version.get('ApiVersion')}")
 
     from grader.sandbox.docker.image import image_info

@@ -5,7 +5,8 @@ The image is what every submission runs in, so it is keyed on exactly what defin
 tag exists. When it does not, the build works without a container registry:
 
 1. base image: ``python:3.11-slim-bookworm`` when it is present or can be pulled quickly, else
-   ``grader-base:bookworm`` imported from a debootstrap root filesystem (cached on disk);
+   ``grader-base:bookworm`` imported from a debootstrap root filesystem (cached on disk), fetched
+   from the Debian mirror and proxy of this machine's apt configuration (:mod:`.debian`);
 2. wheelhouse: ``pip download`` of the lock on the host (cached, reused when complete);
 3. ``sandbox/Dockerfile`` built with the context streamed as a tar (no network inside the build).
 
@@ -24,13 +25,17 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader import paths
 from grader.errors import SandboxError
+from grader.sandbox.docker.archive import add_dir, add_file, tar_stream
+from grader.sandbox.docker.client import connect, engine_error
+from grader.sandbox.docker.debian import debian_mirror, proxy_env
+from grader.submission.requirements import canonical, read_lock
 
 if TYPE_CHECKING:
     import docker
@@ -48,7 +53,6 @@ PULL_TIMEOUT_S = 30
 BUILD_TIMEOUT_S = 3600
 DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = "python3,python3-venv,libgomp1"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 #: Newest glibc of the base (bookworm: 2.36); wheels tagged for anything newer would not load.
 GLIBC_MINOR = 36
 #: Packages whose lock pin must resolve to a local build (never the CUDA torch from PyPI: gigabytes).
@@ -57,9 +61,6 @@ LOCAL_BUILD = {"torch": "cpu"}
 DEFAULT_FIND_LINKS = ("/opt/wheels",)
 
 Progress = Callable[[str], None]
-
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$")
-
 
 # -- identity --------------------------------------------------------------------------------------
 
@@ -78,45 +79,17 @@ def runtime_tag() -> str:
     return os.environ.get("GRADER_RUNTIME_IMAGE") or f"{RUNTIME_REPO}:{lock_hash()}"
 
 
-def canonical(name: str) -> str:
-    """PEP 503 name normalisation (wheel files write ``scikit_learn``, the lock ``scikit-learn``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def locked_versions() -> dict[str, str]:
-    """``{canonical name: version}`` of every pin in the lock."""
-    pins: dict[str, str] = {}
-    for raw in LOCK_FILE.read_text(encoding="utf-8").splitlines():
-        match = _PIN.match(raw.split("#", 1)[0].strip())
-        if match:
-            pins[canonical(match[1])] = match[2]
-    return pins
+    """``{canonical name: version}`` of every pin in the lock (parsed as requirements are, in one place)."""
+    return read_lock(LOCK_FILE)
 
 
 def cache_dir() -> Path:
     """Where the rootfs and wheelhouse are kept between builds (``GRADER_CACHE_DIR``)."""
-    return Path(os.environ.get("GRADER_CACHE_DIR") or Path.home() / ".cache" / "grader")
+    return paths.cache_dir()
 
 
 # -- engine ----------------------------------------------------------------------------------------
-
-
-def connect(timeout: int = 60) -> docker.DockerClient:
-    """A docker client for ``DOCKER_HOST``, or a :class:`SandboxError` saying how to get one."""
-    import docker
-
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except (docker.errors.DockerException, OSError) as exc:  # requests' errors are OSErrors
-        raise _unreachable(exc) from exc
-    return client
-
-
-def _unreachable(exc: BaseException) -> SandboxError:
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    return SandboxError(f"docker engine unreachable at {host}: {exc}",
-                        "start dockerd (see .ci/docker-up.sh) or point DOCKER_HOST at a running engine")
 
 
 def _find_image(client: docker.DockerClient, name: str) -> Any | None:
@@ -128,7 +101,7 @@ def _find_image(client: docker.DockerClient, name: str) -> Any | None:
     except docker.errors.ImageNotFound:
         return None
     except (docker.errors.DockerException, OSError) as exc:  # requests' errors are OSErrors
-        raise _unreachable(exc) from exc
+        raise engine_error(exc) from exc
 
 
 @contextlib.contextmanager
@@ -250,16 +223,19 @@ def ensure_rootfs(say: Progress) -> Path:
     partial = rootfs.with_name(rootfs.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    mirror = os.environ.get("GRADER_DEBIAN_MIRROR", DEFAULT_MIRROR)
-    say(f"debootstrap {DEBIAN_SUITE} from {mirror} into {partial}")
+    mirror = debian_mirror(DEBIAN_SUITE)
+    proxies = proxy_env()
+    say(f"debootstrap {DEBIAN_SUITE} from {mirror} into {partial}"
+        + (f" (apt's proxy {', '.join(sorted(set(proxies.values())))})" if proxies else ""))
     argv = ["debootstrap", "--variant=minbase", f"--include={DEBIAN_PACKAGES}", DEBIAN_SUITE,
             str(partial), mirror]
-    proc = subprocess.run(argv, capture_output=True, text=True)
+    proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **proxies})
     if proc.returncode != 0:
         log = partial / "debootstrap" / "debootstrap.log"
         detail = log.read_text(errors="replace") if log.is_file() else proc.stdout + proc.stderr
         raise SandboxError(f"debootstrap failed (exit {proc.returncode}):\n{_tail(detail)}",
-                           f"check that {mirror} is reachable (GRADER_DEBIAN_MIRROR picks another); {hint}")
+                           f"check that {mirror} is reachable (it is apt's own mirror here; GRADER_DEBIAN_MIRROR "
+                           f"picks another); {hint}")
     partial.rename(rootfs)
     return rootfs
 
@@ -303,7 +279,7 @@ def import_rootfs(client: docker.DockerClient, rootfs: Path, name: str) -> str:
     changes = ["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "ENV LANG=C.UTF-8", 'CMD ["/bin/bash"]']
     try:
-        client.api.import_image_from_data(_tar_stream(write), repository=repo, tag=tag, changes=changes)
+        client.api.import_image_from_data(tar_stream(write), repository=repo, tag=tag, changes=changes)
     except docker.errors.DockerException as exc:
         raise SandboxError(f"importing {rootfs} as {name} failed: {exc}",
                            f"delete {rootfs} to debootstrap it again, then retry") from exc
@@ -377,8 +353,8 @@ def ensure_wheelhouse(say: Progress, *, platform: str = "x86_64") -> dict[str, P
     if proc.returncode != 0 or files is None:
         raise SandboxError(f"pip download of {LOCK_FILE.name} failed:\n{_tail(proc.stdout + proc.stderr)}",
                            "check that PyPI is reachable (or PIP_INDEX_URL points at a mirror) and that the "
-                           "CPU torch wheel is in /opt/wheels or GRADER_FIND_LINKS (or set "
-                           "PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu)")
+                           "CPU torch wheel is in /opt/wheels or GRADER_FIND_LINKS (or set PIP_EXTRA_INDEX_URL "
+                           "to an index that serves the CPU builds of torch)")
     say(f"wheelhouse downloaded in {time.monotonic() - started:.0f}s")
     return files
 
@@ -395,18 +371,18 @@ def build_runtime(client: docker.DockerClient, base: str, wheels: dict[str, Path
     import docker
 
     def write(tar: tarfile.TarFile) -> None:
-        _add_file(tar, "Dockerfile", DOCKERFILE)
-        _add_file(tar, "requirements.lock", LOCK_FILE)
-        _add_dir(tar, "wheels")
+        add_file(tar, "Dockerfile", DOCKERFILE, mode=0o644)
+        add_file(tar, "requirements.lock", LOCK_FILE, mode=0o644)
+        add_dir(tar, "wheels")
         for path in sorted(wheels.values()):
-            _add_file(tar, f"wheels/{path.name}", path)
+            add_file(tar, f"wheels/{path.name}", path, mode=0o644)
 
     say(f"building {tag} on {base}")
     started = time.monotonic()
     log: collections.deque[str] = collections.deque(maxlen=40)
     hint = "read the build log above; `grader sandbox build --force` rebuilds without the layer cache"
     try:
-        events = client.api.build(fileobj=_tar_stream(write), custom_context=True, tag=tag, rm=True,
+        events = client.api.build(fileobj=tar_stream(write), custom_context=True, tag=tag, rm=True,
                                   forcerm=True, pull=False, nocache=nocache, decode=True,
                                   network_mode="none", timeout=BUILD_TIMEOUT_S,
                                   buildargs={"BASE_IMAGE": base, "LOCK_HASH": lock_hash()})
@@ -430,50 +406,6 @@ def build_runtime(client: docker.DockerClient, base: str, wheels: dict[str, Path
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _add_file(tar: tarfile.TarFile, arcname: str, path: Path) -> None:
-    """Add a file owned by root with a fixed mtime, so identical content gives identical layers."""
-    info = tarfile.TarInfo(arcname)
-    info.size, info.mode, info.mtime = path.stat().st_size, 0o644, 0
-    with open(path, "rb") as fh:
-        tar.addfile(info, fh)
-
-
-def _add_dir(tar: tarfile.TarFile, arcname: str) -> None:
-    info = tarfile.TarInfo(arcname)
-    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
-    tar.addfile(info)
-
-
-def _tar_stream(write: Callable[[tarfile.TarFile], None], chunk: int = 1 << 20) -> Iterator[bytes]:
-    """Chunks of the tar that ``write`` produces, made in a thread: never all in memory or on disk.
-
-    If the consumer stops early (the engine hung up), closing the pipe makes the writer fail
-    instead of blocking forever; a writer error is re-raised here.
-    """
-    read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
-
-    def produce() -> None:
-        try:
-            with os.fdopen(write_fd, "wb") as sink, tarfile.open(fileobj=sink, mode="w|",
-                                                                  format=tarfile.PAX_FORMAT) as tar:
-                write(tar)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            failure.append(exc)
-
-    thread = threading.Thread(target=produce, name="grader-tar-stream", daemon=True)
-    thread.start()
-    with os.fdopen(read_fd, "rb") as source:
-        try:
-            while data := source.read(chunk):
-                yield data
-        finally:
-            source.close()
-            thread.join()
-    if failure and not isinstance(failure[0], BrokenPipeError):
-        raise SandboxError(f"could not write the tar stream: {failure[0]}", "see the error above") from failure[0]
 
 
 def _tail(text: str, lines: int = 25) -> str:

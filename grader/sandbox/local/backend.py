@@ -19,7 +19,7 @@ What it does, to behave like the docker backend as far as a host process can:
   ``TMPDIR`` and ``HOME`` point at the mapped ``/tmp``.
 * **As root** (the strong mode): the command runs as a dedicated, otherwise unused uid picked per
   run (so ``RLIMIT_NPROC`` counts only this run and "kill every process of the uid" is safe), with
-  no supplementary groups and ``no_new_privs``. A supervisor process (``_supervisor.py``) unshares
+  no supplementary groups and ``no_new_privs``. A supervisor process (``supervisor.py``) unshares
   mount, network, pid, ipc and uts namespaces: writable mounts become size-capped tmpfs (writing
   past ``size_mb`` gives "No space left on device"), read-only mounts become read-only bind mounts,
   the host's ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are hidden behind private size-capped tmpfs,
@@ -56,7 +56,9 @@ signal killed it** (``-9``, like :mod:`subprocess`; the docker backend reports `
 ``None`` when it was stopped at the timeout. ``oom_killed`` comes from stderr (``MemoryError``,
 "Cannot allocate memory", ...) on stderr of a failed run, or from a SIGKILL/SIGSEGV/SIGABRT/SIGBUS
 death with a peak resident size near ``memory_mb``. ``pids_exhausted`` comes from the supervisor
-seeing the run at its task limit, or from fork failures ("Resource temporarily unavailable") on stderr of a failed run.
+seeing the run at its task limit, or from fork failures ("Resource temporarily unavailable") on stderr of a failed run;
+a run held near its task limit for ``PIDS_STOP_AFTER_S`` is stopped (``exit_code`` ``None``,
+``details["stopped_by"] == "pids limit"``).
 ``peak_memory_mb`` is the largest resident size of a single process (at least the supervisor's
 own ~10 MB, since the command is forked from it). stdout/stderr keep the last
 ``STREAM_TAIL_BYTES`` each; nothing more is held in memory or written to disk.
@@ -85,6 +87,7 @@ from typing import Any
 
 from grader.errors import SandboxError
 from grader.sandbox.base import (
+    PIDS_STOP_AFTER_S,
     STREAM_TAIL_BYTES,
     CompanionResult,
     Mount,
@@ -94,6 +97,8 @@ from grader.sandbox.base import (
     StreamTail,
     backends,
     check_spec,
+    fork_failed,
+    pids_near,
 )
 from grader.sandbox.local import supervisor as sup
 
@@ -115,7 +120,6 @@ COMPANION_GRACE_S = 1.0
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 OOM_PATTERNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "Out of memory",
                 "Unable to allocate", "failed to allocate")
-PIDS_PATTERNS = ("Resource temporarily unavailable", "can't start new thread", "fork: retry", "Cannot fork")
 
 
 class LocalSandboxWarning(UserWarning):
@@ -312,6 +316,7 @@ class LocalSandbox(Sandbox):
                 "timeout_s": lim.timeout_s, "namespaces": self.namespaces, "root": root,
                 "mounts": entries, "scratch": list(SCRATCH_DIRS), "scratch_mb": lim.tmp_mb,
                 "companion": companion, "events_fd": events_w, "log": os.path.join(root, "supervisor.log"),
+                "pids_stop": {"limit": lim.pids, "near": pids_near(lim.pids), "after_s": PIDS_STOP_AFTER_S},
             }
             cfg_path = os.path.join(root, "supervisor.json")
             with open(os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
@@ -505,7 +510,8 @@ class LocalSandbox(Sandbox):
             or (exit_code in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS)
                 and peak_mb is not None and peak_mb >= 0.9 * lim.memory_mb)
         )
-        pids = done["peak_tasks"] >= lim.pids or (failed and any(p in stderr for p in PIDS_PATTERNS))
+        stopped = bool(done.get("pids_stopped"))
+        pids = stopped or done["peak_tasks"] >= lim.pids or (failed and fork_failed(stderr))
         ns = done["namespaces"]
         details: dict[str, object] = {
             "backend": self.name,
@@ -527,6 +533,8 @@ class LocalSandbox(Sandbox):
         }
         if done.get("leftovers"):
             details["leftover_pids"] = done["leftovers"]
+        if stopped:
+            details["stopped_by"] = "pids limit"
         over = []
         for target, info in done["collected"].items():
             used_mb = info["used_bytes"] / (1 << 20)

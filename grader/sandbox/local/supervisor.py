@@ -1,6 +1,6 @@
 """Supervisor of one local-sandbox run: a small, standard-library-only process.
 
-:class:`grader.sandbox.local.backend.LocalSandbox` starts it as ``python -I _supervisor.py CONFIG`` in its own
+:class:`grader.sandbox.local.backend.LocalSandbox` starts it as ``python -I supervisor.py CONFIG`` in its own
 session. It makes itself a child subreaper (``PR_SET_CHILD_SUBREAPER``: orphaned descendants,
 including ones that called ``setsid`` or double-forked, are re-parented to it rather than to init),
 sets up what isolation it can (mount, network, pid, ipc, uts namespaces when root or when
@@ -18,10 +18,11 @@ command's stdout/stderr.
 
 Status fd protocol (one line each): ``{"event": "started"}`` when the command was launched, then
 ``{"event": "done", ...}`` with the outcome (``companion_status`` is ``None`` when the companion
-had not ended by the end of its ``grace_s`` after the command's end; it was then killed). Exit
+had not ended by the end of its ``grace_s`` after the command's end; it was then killed;
+``pids_stopped`` when the run was stopped for holding its ``pids_stop`` limit). Exit
 statuses use the ``os.wait`` encoding.
 
-This file is also imported by ``local.py`` for :func:`copy_tree` and :func:`kill_uid`.
+This file is also imported by ``backend.py`` for :func:`copy_tree` and :func:`kill_uid`.
 """
 
 from __future__ import annotations
@@ -484,6 +485,11 @@ def supervise(cfg: dict, events: int, log) -> dict:
     companion_uid = (cfg.get("companion") or {}).get("uid")
     grace_s = (cfg.get("companion") or {}).get("grace_s", 0.0)
 
+    # A run held near its process limit (a fork bomb) is stopped instead of waited for until the timeout.
+    pids_stop = cfg.get("pids_stop") or {}
+    near_since: float | None = None
+    pids_stopped = False
+
     start = time.monotonic()
     deadline = start + cfg["timeout_s"]
     timed_out, status, peak_tasks, buf, shim_reaped = False, None, 0, b"", False
@@ -495,13 +501,22 @@ def supervise(cfg: dict, events: int, log) -> dict:
         if now >= deadline:
             timed_out = ended is None
             break
+        if near_since is not None and ended is None and peak_tasks >= pids_stop["limit"] \
+                and now - near_since >= pids_stop["after_s"]:
+            pids_stopped = True
+            break
         # Scan often at first (short runs, fork bombs), then every quarter second.
         interval = 0.05 if now - start < 2 else 0.25
         ready, _, _ = select.select([status_r], [], [], min(interval, deadline - now))
         table = _proc_table()
         procs = [p for p in descendants(me, table)
                  if p != shim and (companion_uid is None or table[p][1] != companion_uid)]
-        peak_tasks = max(peak_tasks, count_tasks(procs))
+        tasks = count_tasks(procs)
+        peak_tasks = max(peak_tasks, tasks)
+        if pids_stop and tasks >= pids_stop["near"]:
+            near_since = now if near_since is None else near_since
+        else:
+            near_since = None
         shim_reaped = shim_reaped or shim in reap()
         if ready:
             chunk = os.read(status_r, 4096)
@@ -539,6 +554,7 @@ def supervise(cfg: dict, events: int, log) -> dict:
         "duration_s": duration, "maxrss_kb": ru.ru_maxrss, "peak_tasks": peak_tasks, "nproc_limit": nproc,
         "namespaces": setup.ns, "size_capped": capped, "collected": collected, "skipped_on_collect": skipped,
         "leftovers": leftovers, "notes": setup.notes, "companion_status": companion_status,
+        "pids_stopped": pids_stopped,
     }
 
 

@@ -39,7 +39,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))  # this checkout's grader package, wherever the script runs from
 
-from grader.data.files import sha256_file, write_npz  # noqa: E402
+from grader.data.checksums import sha256_file  # noqa: E402
+from grader.data.files import write_npz  # noqa: E402
 
 SEED = 20261122
 SOURCE = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from grader.spec.task import LatencySettings, ReproducibilitySettings, ResourceLimits
 
 Status = Literal["graded", "invalid", "error"]
 Phase = Literal["validate", "prepare", "train", "predict", "score", "grader"]
@@ -16,6 +19,15 @@ SCHEMA_VERSION: Literal["1"] = "1"
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class _AsRecorded(_Model):
+    """A section whose keys are the facts the grader recorded: a field never set is left out of the
+    JSON (not written as null), so a grading stopped early writes the few keys it got to."""
+
+    @model_serializer(mode="wrap")
+    def _recorded_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
 
 
 class Failure(_Model):
@@ -250,6 +262,86 @@ class PhaseRun(_Model):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class SandboxInfo(_AsRecorded):
+    """The backend that ran the phases, as it describes itself (``Sandbox.describe()``). Facts only one
+    backend has (the local backend's namespaces and uids) are kept as further keys."""
+
+    model_config = ConfigDict(extra="allow")
+
+    backend: str
+    isolates: bool
+    engine_version: str | None = None
+    api_version: str | None = None
+    cgroup_version: str | None = None
+    storage_driver: str | None = None
+    engine_security: list[str] = Field(default_factory=list)
+    image: str | None = Field(default=None, description="The runtime image's tag.")
+    image_id: str | None = None
+    session: str | None = Field(default=None, description="The grader session its containers are labelled with.")
+    hardening: list[str] = Field(default_factory=list, description="The isolation in force, one item each.")
+
+
+class MlflowRun(_Model):
+    """Where the grading was logged (``grader grade`` with MLflow on)."""
+
+    tracking_uri: str = Field(description="Without its password.")
+    experiment_id: str
+    run_id: str
+
+
+class Environment(_AsRecorded):
+    """What the grading ran with. Written as the pipeline learns it: a submission found invalid has
+    only the grader's own facts, one graded has them all."""
+
+    grader_version: str | None = None
+    host_python: str | None = None
+    task_overrides: dict[str, Any] | None = Field(
+        default=None, description="Task sections changed for this grading (`grader check`, benchmarks).")
+    sandbox: SandboxInfo | None = None
+    seed: int | None = Field(default=None, description="GRADER_SEED of the scored training run.")
+    limits: ResourceLimits | None = None
+    latency_settings: LatencySettings | None = None
+    reproducibility_settings: ReproducibilitySettings | None = None
+    mlflow: MlflowRun | None = None
+
+
+Outcome = Literal["passed", "not_passed", "invalid", "error"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a report ended, in the words every renderer shows, with the contract's exit code.
+
+    A self-check (``grader check``) is not a grade: it "runs" (exit 0) or has "problems to fix"
+    (exit 1), which share the exit codes, not the words, of passed and not passed.
+    """
+
+    outcome: Outcome
+    #: As a title: ``Not passed`` (renderers may upper-case it).
+    label: str
+    #: As it reads inside a sentence: ``not passed``.
+    phrase: str
+    #: What the exit code says about the submission.
+    meaning: str
+    exit_code: int
+    self_check: bool = False
+
+
+#: Every verdict, by outcome and whether the report is a self-check.
+VERDICTS: dict[tuple[Outcome, bool], Verdict] = {(v.outcome, v.self_check): v for v in (
+    Verdict("passed", "Passed", "passed", "graded and passed", 0),
+    Verdict("not_passed", "Not passed", "not passed", "graded and not passed", 1),
+    Verdict("invalid", "Invalid submission", "invalid submission",
+            "the submission breaks the submission contract, so it was not run", 3),
+    Verdict("error", "Grader error", "grading error",
+            "the grader or its infrastructure failed: this says nothing about the candidate's work", 4),
+    Verdict("passed", "Self-check: runs", "self-check: runs",
+            "the submission trains and predicts without failures", 0, self_check=True),
+    Verdict("not_passed", "Self-check: problems to fix", "self-check: problems to fix",
+            "the submission does not run cleanly yet", 1, self_check=True),
+)}
+
+
 class Report(_Model):
     schema_version: Literal["1"] = SCHEMA_VERSION
     status: Status
@@ -276,9 +368,18 @@ class Report(_Model):
     self_check: list[str] = Field(default_factory=list, description="`grader check`: what the candidate can still "
                                                                     "fix before handing the submission in.")
     phases: dict[str, PhaseRun] = Field(default_factory=dict)
-    environment: dict[str, Any] = Field(default_factory=dict)
+    environment: Environment = Field(default_factory=Environment)
     started_at: str | None = None
     duration_s: float | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        """Passed, not passed, invalid or error (a self-check: runs or problems to fix), and its exit code."""
+        if self.status != "graded":
+            return VERDICTS[(self.status, False)]
+        if self.evaluated_on == "valid":
+            return VERDICTS[("not_passed" if self.failures else "passed", True)]
+        return VERDICTS[("passed" if self.passed else "not_passed", False)]
 
     @property
     def exit_code(self) -> int:
@@ -287,10 +388,4 @@ class Report(_Model):
         A self-check (``evaluated_on == "valid"``) is not a grade: 0 when it trained and predicted
         without a failure, 1 when there is something to fix.
         """
-        if self.status == "invalid":
-            return 3
-        if self.status == "error":
-            return 4
-        if self.evaluated_on == "valid":
-            return 1 if self.failures else 0
-        return 0 if self.passed else 1
+        return self.verdict.exit_code
