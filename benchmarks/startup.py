@@ -4,7 +4,8 @@ Prints the median wall time of N runs of each command (the ``grader`` console sc
 Python, output discarded), side by side with ``python -c pass``, the ratio to it, and whether each
 meets the target of issue 10 (at most 0.35 s and at most 8x ``python -c pass``). Two reference rows
 explain what is left: ``import grader`` alone, and the floor of any command that loads a spec
-(click, rich, PyYAML, pydantic and one validated model, with nothing of the grader).
+(click, rich, PyYAML, pydantic and one validated model, with nothing of the grader). ``task list``
+answers from its cache of validated summaries; the cold row empties the cache each run.
 The runs of all rows are interleaved, so a busy moment of the machine spreads over every row.
 Run: `python -m benchmarks.startup [--runs N]`.
 """
@@ -12,9 +13,11 @@ Run: `python -m benchmarks.startup [--runs N]`.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,13 +36,18 @@ ROWS: dict[str, list[str]] = {
     "* grader --version": [GRADER, "--version"],
     "* grader task list": [GRADER, "task", "list"],
     "* grader schema report": [GRADER, "schema", "report"],
+    "grader task list, cold cache": [GRADER, "task", "list"],
 }
+#: Rows run with an empty task-list cache each time (the first listing after a code or task change).
+COLD = {"grader task list, cold cache"}
 
 
-def run_once(argv: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - started
+def run_once(argv: list[str], cold: bool = False) -> float:
+    with tempfile.TemporaryDirectory(prefix="grader-bench-cache-") as empty:
+        env = {**os.environ, "GRADER_CACHE_DIR": empty} if cold else None
+        started = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+        return time.perf_counter() - started
 
 
 def main() -> None:
@@ -51,7 +59,7 @@ def main() -> None:
     times: dict[str, list[float]] = {label: [] for label in ROWS}
     for _ in range(args.runs):
         for label, argv in ROWS.items():
-            times[label].append(run_once(argv))
+            times[label].append(run_once(argv, cold=label in COLD))
     medians = {label: statistics.median(t) for label, t in times.items()}
     base = medians["python -c pass"]
     print(f"median of {args.runs} runs; target: at most {TARGET_S} s and {TARGET_RATIO:g}x python -c pass "

@@ -41,7 +41,7 @@ from grader.integrations.mlflow import LoggedRun, Tracking, finish_run, open_sto
 from grader.report.write import write_reports
 from grader.rubric import review
 from grader.rubric.engine import grade_ahead, settle_report
-from grader.sandbox.base import Limits, Mount, RunResult, RunSpec, Sandbox
+from grader.sandbox.base import IMAGE_BUILD, Limits, Mount, RunResult, RunSpec, Sandbox
 from grader.spec.manifest import Manifest
 from grader.spec.report import (
     Environment,
@@ -220,7 +220,7 @@ class Grader:
         rubric_spec = task.rubric_spec()
         ahead = Future[dict[str, rubric.Outcome]]()
         background = [lambda: ahead.set_result(grade_ahead(rubric_spec, context))]
-        if (staged.root / "Dockerfile").is_file():
+        if (staged.root / "Dockerfile").is_file() and IMAGE_BUILD in self.sandbox.capabilities:
             self.progress("The Dockerfile is built offline beside the runs")
         done = self._execute(job, runs, background, beside or ())
         records = [record for record, _ in done]
@@ -293,10 +293,10 @@ class Grader:
                 started += [side.submit(fn) for fn in background]
             # The other runs start before run 1 is scored (scoring is the host's work, not theirs).
             finishing = {r.index: pool.submit(self._finish_box, job, r, trained.get(r.index))
-                         for r in rest if pool}
+                         for r in rest} if pool else {}  # more than one run, or no rest
             if rest:
                 self.progress(f"{'runs 2-' if len(rest) > 1 else 'run '}{len(runs)} of {len(runs)}: the "
-                              "reproducibility check" + (", side by side" if pool and slots > 2 else ""))
+                              "reproducibility check" + (", side by side" if len(rest) > 1 < slots else ""))
             if prediction is not None:
                 self._predicted(job, first, record, prediction, checked)
             done.append((record, prediction))
@@ -313,6 +313,7 @@ class Grader:
         except Exception:
             if pool:  # nothing of this grading may outlive it (its files are about to go)
                 pool.stop(wait=True)
+            workers.wait(started)
             raise
         except BaseException:
             if pool:  # interrupted: the user wants out; closing the sandbox ends what still runs

@@ -18,14 +18,19 @@ from grader.runtime.wire import TimerEvents
 from tests.helpers import TASK_DIR
 
 
+def read_features(storage: str) -> pd.DataFrame:
+    """The hidden-test features as the timer reads them, with a row of missing values; strings
+    stored as ``storage`` says (the runtime image has no pyarrow: "python")."""
+    lines = (pd.read_csv(TASK_DIR / "data" / "test.csv").drop(columns=["Status"])
+             .to_csv(index=False).splitlines())
+    lines[3] = ",".join("" for _ in lines[3].split(","))
+    with pd.option_context("future.infer_string", True, "mode.string_storage", storage):
+        return pd.read_csv(io.StringIO("\n".join(lines) + "\n"))
+
+
 @pytest.fixture(scope="module")
 def features() -> pd.DataFrame:
-    """The hidden-test features as the timer reads them, with some cells emptied (missing values)."""
-    frame = pd.read_csv(TASK_DIR / "data" / "test.csv").drop(columns=["Status"])
-    text = frame.to_csv(index=False)
-    lines = text.splitlines()
-    lines[3] = ",".join("" for _ in lines[3].split(","))  # a row of missing values in every column
-    return pd.read_csv(io.StringIO("\n".join(lines) + "\n"))
+    return read_features("python")
 
 
 def same(got: pd.DataFrame, want: pd.DataFrame) -> None:
@@ -50,6 +55,14 @@ def test_the_fastest_exact_way_is_chosen_and_decoded_frames_are_the_candidates_o
     first.iloc[0, 0] = -1  # the candidate's code may write to its input ...
     first["extra"] = 1
     same(decode(body), features.iloc[[7]].reset_index(drop=True))  # ... without touching the next one
+
+
+def test_strings_stored_by_pyarrow_take_their_public_constructor():
+    pytest.importorskip("pyarrow")
+    frame = read_features("pyarrow")
+    encoder = codec.frame_encoder(frame)
+    assert isinstance(encoder, codec.FrameEncoder) and encoder.build == "internals"
+    same(codec.decoder(*encoder.spec())(encoder.encode([2, 0])), frame.iloc[[2, 0]].reset_index(drop=True))
 
 
 def test_the_schema_travels_without_a_row(features):
