@@ -42,7 +42,6 @@ COPY --from=deps /opt/venv /opt/venv
 COPY tasks /opt/grader/tasks
 COPY rubrics /opt/grader/rubrics
 COPY sandbox /opt/grader/sandbox
-COPY schemas /opt/grader/schemas
 # The grader: its wheel from dist/ when the context has one, else built from source (from PyPI).
 COPY pyproject.toml README.md dis[t] /tmp/grader-src/
 COPY grader /tmp/grader-src/grader
@@ -54,6 +53,7 @@ RUN set -eu; \
     fi; \
     /opt/venv/bin/pip check; \
     /opt/venv/bin/grader --version; \
+    ln -s "$(/opt/venv/bin/python -c 'from grader.cli.schema import SCHEMAS; print(SCHEMAS)')" /opt/grader/schemas; \
     rm -rf /tmp/grader-src /root/.cache /tmp/* /var/tmp/*
 ARG IMAGE_HASH=unknown
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

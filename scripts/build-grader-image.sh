@@ -18,7 +18,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # What the image is made of: the same list as the allowlist in .dockerignore.
-context_paths=(Dockerfile pyproject.toml README.md grader tasks rubrics sandbox schemas)
+context_paths=(Dockerfile pyproject.toml README.md grader tasks rubrics sandbox)
 tag=grader:latest
 base=${BASE_IMAGE:-}
 mode=wheels

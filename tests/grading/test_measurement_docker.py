@@ -15,8 +15,8 @@ from tests.helpers import MINI_MODEL, MINI_TRAIN, QUICK_LATENCY, make_submission
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("nothing_left")]
 
-#: Long enough that the decode of the next input after an idle pause (about 1 ms for a one-row
-#: DataFrame, caches cold) stays a few percent of it.
+#: Long enough that what a query costs after an idle pause (decoding a one-row DataFrame, replying:
+#: a few hundred microseconds with cold caches) stays a few percent of it.
 SLEEP_MS = 50.0
 #: The sleeping predictor: sleeps SLEEP_MS per call, whatever the batch; answers the majority label.
 SLEEPY_MODEL = MINI_MODEL.replace("    def predict(self, inputs):\n",

@@ -180,6 +180,6 @@ def test_dockerfile_steps_get_the_runs_hardening_and_watchdog(client, image, tmp
     assert host["NetworkMode"] == "none" and host["CapDrop"] == ["ALL"] and host["Init"] is True
     assert host["SecurityOpt"] == ["no-new-privileges"] and host["PidsLimit"] == 32
     assert host["Memory"] == 256 * 2**20 and host["ReadonlyRootfs"] is False
-    assert step["Config"]["Entrypoint"][0] == hardening.TIMEOUT_BIN  # stops by itself at the build's deadline
+    assert step["Config"]["Entrypoint"][0] == hardening.WATCHDOG_SHELL  # stops by itself at the build's deadline
     labels = step["Config"]["Labels"]
     assert labels[cleanup.PID_LABEL] == str(os.getpid()) and cleanup.DEADLINE_LABEL in labels

@@ -4,11 +4,13 @@ Every container the grader creates (a run's command, its keeper, each step of a 
 is made by :func:`create`, so the options below cannot drift between them. :data:`HARDENING` says
 the same in words, for ``describe()`` and ``grader sandbox doctor``.
 
-Stopping by itself: the container's command runs under ``timeout -s KILL`` (GNU coreutils, in the
-runtime image and its debootstrap base), which kills its whole process group at ``stop_after_s``
-(the keeper, which must receive signals, is a countdown of its own instead: :func:`keeper_argv`).
-That process is the only child of ``docker-init`` (PID 1), so the container then exits and the
-kernel kills whatever is left in its pid namespace; the companion (a ``docker exec``) goes with it.
+Stopping by itself: a shell starts a watchdog in the background (``sleep`` to ``stop_after_s``, then
+SIGKILL to every process it may signal in the container) and then *execs* the command, so the command
+itself is the only child of ``docker-init`` (PID 1): when it ends, the container ends, even if the
+command stopped its watchdog (same user: it can), and when the watchdog fires, the container ends
+with it; the kernel then kills whatever is left in its pid namespace, and the companion (a
+``docker exec``) goes with it. The keeper, which must receive signals, is a countdown of its own
+instead: :func:`keeper_argv`.
 This holds whether the grader is alive or was SIGKILLed: nothing outside the container is needed.
 What stays behind is a stopped container and its volumes, which ``prune`` removes once their
 session's owner is dead (:mod:`grader.sandbox.docker.cleanup`).
@@ -28,8 +30,11 @@ MiB = 1024 * 1024
 #: STREAM_TAIL_BYTES of each stream unless output was tiny lines or one stream drowned the other.
 LOG_MAX_FILE_SIZE = "8m"
 LOG_MAX_FILES = "2"
-#: The watchdog: an absolute path, so neither the spec's PATH nor the workdir can swap it.
-TIMEOUT_BIN = "/usr/bin/timeout"
+#: The watchdog's shell: an absolute path, so neither the spec's PATH nor the workdir can swap it.
+WATCHDOG_SHELL = "/bin/sh"
+#: Sleep to the deadline, then SIGKILL everything of this user in the container (``kill -1`` spares
+#: only PID 1 and the caller); ``exec`` makes the command the shell's successor, docker-init's child.
+WATCHDOG_SCRIPT = '(sleep "$1"; kill -KILL -1) </dev/null >/dev/null 2>&1 & shift; exec "$@"'
 #: Seconds past its deadline a container may run before its watchdog kills it. The grader, when
 #: alive, stops the command at its timeout itself; this is the margin it has to do so first.
 SELF_STOP_GRACE_S = 5.0
@@ -73,7 +78,8 @@ HARDENING = [
     "init=True (docker-init as PID 1: signals and zombies)",
     f"log_config=json-file max-size={LOG_MAX_FILE_SIZE} max-file={LOG_MAX_FILES}",
     "hard wall-clock timeout: SIGKILL, then every container and volume of the run is removed",
-    f"stops by itself: `timeout -s KILL` at the deadline + {SELF_STOP_GRACE_S:g} s inside every container, "
+    f"stops by itself: a watchdog SIGKILLs every process at the deadline + {SELF_STOP_GRACE_S:g} s inside every "
+    "container, "
     "and the keeper sleeps only through its run's phases, whether the grader is alive or not",
     "labelled with its session's owner (host, pid, process start time): prune removes only dead sessions'",
     f"companion (grader-owned, e.g. the latency timer): `docker exec` as {COMPANION_UID}:{COMPANION_GID}, "
@@ -84,8 +90,8 @@ HARDENING = [
 
 
 def self_stopping(argv: list[str], stop_after_s: float) -> list[str]:
-    """``argv`` under the watchdog: SIGKILL to its whole process group ``stop_after_s`` after it starts."""
-    return [TIMEOUT_BIN, "-s", "KILL", f"{max(1, math.ceil(stop_after_s))}s", *argv]
+    """``argv`` with its watchdog: SIGKILL to the container's processes ``stop_after_s`` after it starts."""
+    return [WATCHDOG_SHELL, "-c", WATCHDOG_SCRIPT, "watchdog", str(max(1, math.ceil(stop_after_s))), *argv]
 
 
 def keeper_argv(load_s: float, run_s: float, collect_s: float) -> list[str]:
