@@ -43,9 +43,9 @@ started = time.perf_counter()
 import sys
 from benchmarks import _timeline
 _timeline.record_to(sys.argv[1], started, preload=("grader.cli",))
-from grader.cli import main
+from grader.cli import run
 sys.argv = ["grader", *sys.argv[2:]]
-main()
+run()
 """
 
 
@@ -64,6 +64,8 @@ def direct(task, submission: Path) -> float:
 
 
 def one_training(task, submission: Path, box, repeat: int) -> None:
+    with tempfile.TemporaryDirectory() as out:  # untimed: the imports and first-use caches, as promised above
+        Grader(box, task_overrides=PLAIN).grade(submission, out_dir=Path(out))
     timeline = _timeline.install([type(box)])
     graded, plain, parts = [], [], []
     for i in range(repeat):

@@ -49,52 +49,69 @@ def _frame_decoder(spec: dict[str, Any], template: Any) -> Decode:
     import numpy as np
     import pandas as pd
 
-    # Immutable, so shared by every frame, as LoadGen's samples are shared by the queries that repeat them.
+    # Immutable, so shared by every frame, as LoadGen's samples are shared by the queries that repeat
+    # them: the column labels, and the row labels of each batch size.
     columns = template.columns
+    indexes: dict[int, Any] = {}
     groups = [np.asarray(cols, dtype=np.intp) for cols in spec["numeric"]]
     kinds = [(template.dtypes.iloc[cols[0]], len(cols)) for cols in spec["numeric"]]
     others = [(np.asarray([j], dtype=np.intp), template.dtypes.iloc[j]) for j in spec["other"]]
-
-    def numeric(n: int, buffers: list[bytearray]) -> list[Any]:
-        # A bytearray is writable: the candidate's code may write to its input, as to any frame.
-        return [np.frombuffer(buf, dtype=dtype).reshape(k, n) for buf, (dtype, k) in zip(buffers, kinds, strict=True)]
-
     arrays = [dtype.construct_array_type() for _, dtype in others]
+
+    def parts(body: bytes) -> tuple[Any, list[Any], Any]:
+        n, buffers, other = pickle.loads(body)
+        if n not in indexes:
+            indexes[n] = pd.RangeIndex(n)
+        # A bytearray is writable: the candidate's code may write to its input, as to any frame.
+        numeric = [np.frombuffer(buf, dtype=dtype).reshape(k, n)
+                   for buf, (dtype, k) in zip(buffers, kinds, strict=True)]
+        return indexes[n], numeric, np.array(other, dtype=object)  # a row per column, as the storage wants
+
     build = spec.get("build")
-    if build in ("internals", "internals-raw"):
+    if build == "internals-raw":
+        from pandas._libs.internals import BlockPlacement
+        from pandas.core.internals import BlockManager
+        from pandas.core.internals.blocks import ExtensionBlock, NumpyBlock
+
+        if not all(isinstance(dtype, pd.StringDtype) and dtype.storage == "python" for _, dtype in others):
+            raise ValueError("only strings stored as Python objects can be made from their storage")
+        placed = [BlockPlacement(at) for at in groups]
+        placed_others = [(BlockPlacement(at), array, dtype) for (at, dtype), array in zip(others, arrays, strict=True)]
+
+        def decode_raw(body: bytes) -> Any:
+            index, numeric, strings = parts(body)
+            blocks = [NumpyBlock(values, placement=at, ndim=2) for values, at in zip(numeric, placed, strict=True)]
+            blocks += [ExtensionBlock(array._simple_new(strings[i], dtype), placement=at, ndim=2)
+                       for i, (at, array, dtype) in enumerate(placed_others)]
+            manager = BlockManager(tuple(blocks), [columns, index], verify_integrity=False)
+            return pd.DataFrame._from_mgr(manager, axes=manager.axes)
+
+        return decode_raw
+    if build == "internals":
         from pandas._libs.internals import BlockPlacement
         from pandas.core.internals import BlockManager
         from pandas.core.internals.blocks import new_block
 
         placed = [BlockPlacement(at) for at in groups]
-        placed_others = [BlockPlacement(at) for at, _ in others]
-        if build == "internals-raw":  # the object arrays the encoder made are the arrays' own storage
-            if not all(isinstance(dtype, pd.StringDtype) and dtype.storage == "python" for _, dtype in others):
-                raise ValueError("only strings stored as Python objects can be made from their storage")
-            makers = [lambda values, a=array, d=dtype: a._simple_new(np.array(values, dtype=object), d)
-                      for array, (_, dtype) in zip(arrays, others, strict=True)]
-        else:
-            makers = [lambda values, a=array, d=dtype: a._from_sequence(values, dtype=d) for array, (_, dtype) in
-                      zip(arrays, others, strict=True)]
+        placed_others = [(BlockPlacement(at), array, dtype) for (at, dtype), array in zip(others, arrays, strict=True)]
 
         def decode(body: bytes) -> Any:
-            n, buffers, other = pickle.loads(body)
-            blocks = [new_block(values, placement=at, ndim=2)
-                      for values, at in zip(numeric(n, buffers), placed, strict=True)]
-            blocks += [new_block(make(values), placement=at, ndim=2)
-                       for values, at, make in zip(other, placed_others, makers, strict=True)]
-            manager = BlockManager(tuple(blocks), [columns, pd.RangeIndex(n)], verify_integrity=False)
+            index, numeric, strings = parts(body)
+            blocks = [new_block(values, placement=at, ndim=2) for values, at in zip(numeric, placed, strict=True)]
+            blocks += [new_block(array._from_sequence(strings[i], dtype=dtype), placement=at, ndim=2)
+                       for i, (at, array, dtype) in enumerate(placed_others)]
+            manager = BlockManager(tuple(blocks), [columns, index], verify_integrity=False)
             return pd.DataFrame._from_mgr(manager, axes=manager.axes)
 
         return decode
     from pandas.api.internals import create_dataframe_from_blocks
 
     def decode_public(body: bytes) -> Any:
-        n, buffers, other = pickle.loads(body)
-        blocks: list[Any] = list(zip(numeric(n, buffers), groups, strict=True))
-        blocks += [(array._from_sequence(values, dtype=dtype), at)
-                   for values, (at, dtype), array in zip(other, others, arrays, strict=True)]
-        return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=columns)
+        index, numeric, strings = parts(body)
+        blocks: list[Any] = list(zip(numeric, groups, strict=True))
+        blocks += [(array._from_sequence(strings[i], dtype=dtype), at)
+                   for i, ((at, dtype), array) in enumerate(zip(others, arrays, strict=True))]
+        return create_dataframe_from_blocks(blocks, index=index, columns=columns)
 
     return decode_public
 

@@ -28,6 +28,31 @@ def test_usage_error_exits_2(tmp_path):
     assert run("grade").returncode == 2
 
 
+LEAVE = """
+import atexit, sys, threading, time
+from pathlib import Path
+from grader import cli
+out = Path(sys.argv[1])
+atexit.register(lambda: out.with_suffix(".atexit").write_text("ran"))
+if sys.argv[2] == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.5), out.write_text("finished"))).start()
+sys.argv = ["grader", "--version"]
+print("before", end="")  # unflushed: a pipe is block-buffered
+cli.run()
+"""
+
+
+@pytest.mark.parametrize("case", ["plain", "thread"])
+def test_the_console_script_flushes_runs_exit_handlers_and_waits_for_live_threads(tmp_path, case):
+    """`grader` leaves without interpreter teardown, but loses no output, exit handler or thread's work."""
+    out = tmp_path / "thread.txt"
+    done = subprocess.run([sys.executable, "-c", LEAVE, str(out), case], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("before") and "version" in done.stdout
+    assert out.with_suffix(".atexit").read_text() == "ran"
+    assert (out.read_text() == "finished") if case == "thread" else not out.exists()
+
+
 def test_invalid_submission_exits_3_and_writes_report(tmp_path):
     sub = make_submission(tmp_path / "s")
     (sub / "submission.yaml").unlink()

@@ -1,6 +1,6 @@
 """Files in and out of containers as tar streams (nothing is ever bind-mounted from the host).
 
-In: :func:`source_tar` packs a mount's source with the owners and modes the sandbox must see,
+In: :func:`add_tree` packs a mount's source with the owners and modes the sandbox must see,
 :func:`tar_stream` streams a tar made on the fly (build contexts, root filesystems), and
 :func:`add_file` / :func:`add_dir` add reproducible entries. Out: :func:`extract_safely` unpacks
 what a run left in a collected mount without trusting a single name or type in it.
@@ -45,36 +45,36 @@ def member_name(path: str | PurePosixPath) -> str:
     return str(path).lstrip("/")
 
 
-def source_tar(source: Path, own: Ownership, out: io.BufferedRandom) -> int:
-    """Write ``source``'s tree as a tar to ``out``, owned and moded as ``own`` says; return the
-    tmpfs bytes it will take. Executable files get the execute bits their folders have. Symlinks
-    are kept as links (never followed on this host); sockets, fifos and devices are left out.
+def add_tree(tar: tarfile.TarFile, source: Path, own: Ownership, under: str) -> int:
+    """Add ``source``'s tree to ``tar`` below the container path ``under`` (not the folder itself),
+    owned and moded as ``own`` says; return the tmpfs bytes it will take. Executable files get the
+    execute bits their folders have. Symlinks are kept as links (never followed on this host);
+    sockets, fifos and devices are left out.
     """
     used = 0
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
-            dirnames.sort()
-            for entry in sorted(dirnames) + sorted(filenames):
-                path = os.path.join(dirpath, entry)
-                st = os.lstat(path)
-                info = tarfile.TarInfo(Path(path).relative_to(source).as_posix())
-                info.uid, info.gid, info.uname, info.gname = own.uid, own.gid, "", ""
-                info.mtime = int(st.st_mtime)
-                if stat.S_ISDIR(st.st_mode):
-                    info.type, info.mode = tarfile.DIRTYPE, own.dir_mode
-                    tar.addfile(info)
-                elif stat.S_ISLNK(st.st_mode):
-                    info.type, info.mode, info.linkname = tarfile.SYMTYPE, 0o777, os.readlink(path)
-                    tar.addfile(info)
-                    used += PAGE if len(info.linkname) > 100 else 0
-                elif stat.S_ISREG(st.st_mode):
-                    info.type, info.size = tarfile.REGTYPE, st.st_size
-                    info.mode = own.file_mode | (own.dir_mode & 0o111 if st.st_mode & 0o100 else 0)
-                    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-                    with os.fdopen(fd, "rb") as fh:
-                        tar.addfile(info, fh)
-                    used += math.ceil(st.st_size / PAGE) * PAGE
-    out.seek(0)
+    prefix = PurePosixPath(member_name(under))
+    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
+        dirnames.sort()
+        for entry in sorted(dirnames) + sorted(filenames):
+            path = os.path.join(dirpath, entry)
+            st = os.lstat(path)
+            info = tarfile.TarInfo((prefix / Path(path).relative_to(source)).as_posix())
+            info.uid, info.gid, info.uname, info.gname = own.uid, own.gid, "", ""
+            info.mtime = int(st.st_mtime)
+            if stat.S_ISDIR(st.st_mode):
+                info.type, info.mode = tarfile.DIRTYPE, own.dir_mode
+                tar.addfile(info)
+            elif stat.S_ISLNK(st.st_mode):
+                info.type, info.mode, info.linkname = tarfile.SYMTYPE, 0o777, os.readlink(path)
+                tar.addfile(info)
+                used += PAGE if len(info.linkname) > 100 else 0
+            elif stat.S_ISREG(st.st_mode):
+                info.type, info.size = tarfile.REGTYPE, st.st_size
+                info.mode = own.file_mode | (own.dir_mode & 0o111 if st.st_mode & 0o100 else 0)
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                with os.fdopen(fd, "rb") as fh:
+                    tar.addfile(info, fh)
+                used += math.ceil(st.st_size / PAGE) * PAGE
     return used
 
 
@@ -263,5 +263,5 @@ def extract_safely(fileobj: Any, dest: Path, *, root: str, max_bytes: int,
             "truncated": truncated}
 
 
-__all__ = ["COLLECT_MAX_ENTRIES", "ChunkReader", "Ownership", "add_dir", "add_file", "extract_safely",
-           "member_name", "source_tar", "tar_stream"]
+__all__ = ["COLLECT_MAX_ENTRIES", "ChunkReader", "Ownership", "add_dir", "add_file", "add_tree", "extract_safely",
+           "member_name", "tar_stream"]

@@ -26,6 +26,7 @@ import contextlib
 import math
 import os
 import re
+import tarfile
 import tempfile
 import threading
 import time
@@ -50,7 +51,7 @@ from grader.sandbox.base import (
     fork_failed,
 )
 from grader.sandbox.docker import cleanup, hardening
-from grader.sandbox.docker.archive import COLLECT_MAX_ENTRIES, ChunkReader, extract_safely, source_tar
+from grader.sandbox.docker.archive import COLLECT_MAX_ENTRIES, ChunkReader, add_tree, extract_safely
 from grader.sandbox.docker.client import ENGINE_HINT, IMAGE_HINT, connect, engine_error, is_engine_error
 from grader.sandbox.docker.hardening import HARDENING, KEEPER_RESOURCES, SELF_STOP_GRACE_S, Resources
 from grader.sandbox.docker.monitor import StatsFollower, duration
@@ -106,6 +107,7 @@ class DockerSandbox(Sandbox):
         self._owns_client = client is None
         #: Labels everything this instance creates; pruned at exit and on close().
         self.session = uuid.uuid4().hex
+        self._keeper_network: str | None = None
 
     # -- engine and image ------------------------------------------------------------------------
 
@@ -176,6 +178,20 @@ class DockerSandbox(Sandbox):
         finally:
             client.close()
 
+    def keeper_network(self) -> str:
+        """The network mode of run keepers: ``none``, or the engine's default when it has no bridge.
+
+        A container on ``none`` starts about 0.2 s slower than one on the default network (measured
+        on Docker 20.10), and every run starts a keeper whose namespace the command then joins. On
+        an engine without a ``bridge`` network (``dockerd --bridge=none``) the default gives the
+        keeper a namespace with only lo as well; :meth:`_Run.check_keeper_network` verifies that on
+        each started keeper before any candidate code runs.
+        """
+        if self._keeper_network is None:
+            names = {net.get("Name") for net in self.client.api.networks()}
+            self._keeper_network = "none" if "bridge" in names else "default"
+        return self._keeper_network
+
     # -- one run ---------------------------------------------------------------------------------
 
     def run(self, spec: RunSpec) -> RunResult:
@@ -187,9 +203,10 @@ class DockerSandbox(Sandbox):
         name = f"grader-{_safe_name(spec.label)}-{run_id[:12]}"
         labels = {**cleanup.session_labels(self.session), cleanup.RUN_LABEL: run_id, cleanup.PHASE_LABEL: spec.label}
         cleanup.watch_session(client, self.session)
+        network = self.keeper_network() if any(p.volume for p in plans) else "none"
         with signals_raise(), contextlib.ExitStack() as temps:
             try:
-                result = _Run(client, spec, plans, image_id, name, labels, temps).execute()
+                result = _Run(client, spec, plans, image_id, name, labels, temps, network).execute()
             except BaseException as exc:
                 with signals_deferred():  # a signal now is the same interruption: drop it
                     try:
@@ -236,29 +253,39 @@ class _Run:
     """One run's steps; the caller removes everything labelled with the run's id afterwards."""
 
     def __init__(self, client: docker.DockerClient, spec: RunSpec, plans: list[MountPlan], image_id: str,
-                 name: str, labels: dict[str, str], temps: contextlib.ExitStack) -> None:
+                 name: str, labels: dict[str, str], temps: contextlib.ExitStack, keeper_network: str = "none") -> None:
         self.client, self.api, self.spec, self.plans = client, client.api, spec, plans
         self.image_id, self.name, self.labels, self.temps = image_id, name, labels, temps
+        self.keeper_network = keeper_network
         self.stage = "preparing"
 
     def execute(self) -> RunResult:
         limits = self.spec.limits
         volumes = [p for p in self.plans if p.volume]
         self.stage = "packing mount sources"
+        # All sources travel in one tar to the keeper's root (one transfer: the engine handles a
+        # container's archive requests one at a time, at about 0.1 s each).
+        bundle: Any = None
         loaded = 0
         for plan in volumes:
             plan.size_mb = plan.mount.size_mb
-            if plan.mount.source is not None:
-                plan.tar = self.temps.enter_context(tempfile.TemporaryFile(prefix="grader-mount-", suffix=".tar"))
-                used = source_tar(Path(plan.mount.source), ownership(plan.mount), plan.tar)
-                loaded += used
-                if not plan.mount.writable:  # read-only: exactly what is needed (+ slack)
-                    plan.size_mb = math.ceil(used / MiB) + 1
-                elif used > plan.mount.size_mb * MiB:
-                    raise SandboxError(
-                        f"the content of {plan.mount.source} ({used / MiB:.1f} MiB) does not fit the writable "
-                        f"mount {plan.mount.target} (size_mb={plan.mount.size_mb})",
-                        "raise the mount's size_mb (the task's limits) or make the source smaller")
+            if plan.mount.source is None:
+                continue
+            if bundle is None:
+                bundle = self.temps.enter_context(tempfile.TemporaryFile(prefix="grader-mounts-", suffix=".tar"))
+                tar = self.temps.enter_context(tarfile.open(fileobj=bundle, mode="w", format=tarfile.PAX_FORMAT))
+            used = add_tree(tar, Path(plan.mount.source), ownership(plan.mount), plan.keeper_path)
+            loaded += used
+            if not plan.mount.writable:  # read-only: exactly what is needed (+ slack)
+                plan.size_mb = math.ceil(used / MiB) + 1
+            elif used > plan.mount.size_mb * MiB:
+                raise SandboxError(
+                    f"the content of {plan.mount.source} ({used / MiB:.1f} MiB) does not fit the writable "
+                    f"mount {plan.mount.target} (size_mb={plan.mount.size_mb})",
+                    "raise the mount's size_mb (the task's limits) or make the source smaller")
+        if bundle is not None:
+            tar.close()
+            bundle.seek(0)
         # How long each container may be needed; past that it stops by itself (grader alive or not).
         command_s = limits.timeout_s + SELF_STOP_GRACE_S
         load_s = LOAD_BUDGET_S + loaded / MiB / TRANSFER_MB_S
@@ -275,19 +302,22 @@ class _Run:
                 self.api, self.image_id, hardening.keeper_argv(load_s, command_s + SELF_STOP_GRACE_S, collect_s),
                 res=KEEPER_RESOURCES, stop_after_s=None, labels=self.labels, name=f"{self.name}-keeper",
                 mounts=[docker_mount(p.keeper_path, self._volume_name(p), read_only=False) for p in volumes],
-                tmpfs=KEEPER_TMPFS)
+                tmpfs=KEEPER_TMPFS, network=self.keeper_network,
+                read_only=False)  # only the grader's shell runs in it; a writable root takes one tar at /
             self.api.start(keeper)
-            for plan in volumes:
-                if plan.tar is not None:
-                    self.stage = f"loading {plan.mount.source} into {plan.mount.target}"
-                    self._put(keeper, plan)
+            self.check_keeper_network(keeper)
         self.stage = "creating the command container"
         container = hardening.create(
             self.api, self.image_id, list(self.spec.argv), res=Resources.of(limits), stop_after_s=command_s,
             labels=self.labels, name=self.name, workdir=self.spec.workdir, env={**DEFAULT_ENV, **self.spec.env},
             mounts=[docker_mount(p.mount.target, self._volume_name(p), read_only=not p.mount.writable)
                     for p in volumes],
-            tmpfs=command_tmpfs(self.spec, self.plans))
+            tmpfs=command_tmpfs(self.spec, self.plans),
+            network="none" if keeper is None else f"container:{keeper}")  # lo only, as the keeper's
+        if keeper is not None and bundle is not None:
+            self.stage = "loading " + ", ".join(f"{p.mount.source} into {p.mount.target}"
+                                                for p in volumes if p.mount.source is not None)
+            self._put(keeper, bundle, [p for p in volumes if p.mount.source is not None])
         self.stage = "running the command"
         stats = StatsFollower(self.api, container, limits.pids, stop=lambda: self._kill(container))
         self.api.start(container)
@@ -364,19 +394,31 @@ class _Run:
         self.api.create_volume(self._volume_name(plan), driver="local", driver_opts=volume_options(plan),
                                labels={**self.labels, "grader.mount": plan.mount.target})
 
-    def _put(self, keeper: str, plan: MountPlan) -> None:
+    def _put(self, keeper: str, bundle: Any, loads: list[MountPlan]) -> None:
         import docker
 
         try:
-            self.api.put_archive(keeper, plan.keeper_path, plan.tar)
+            self.api.put_archive(keeper, "/", bundle)
         except docker.errors.APIError as exc:
             if "no space left" in str(exc).lower():
-                raise SandboxError(f"{plan.mount.source} does not fit the mount {plan.mount.target} "
-                                   f"({plan.size_mb} MiB)", "raise the mount's size_mb") from exc
+                sizes = ", ".join(f"{p.mount.source} into {p.mount.target} ({p.size_mb} MiB)" for p in loads)
+                raise SandboxError(f"the sources do not fit their mounts: {sizes}",
+                                   "raise the mount's size_mb") from exc
             raise
         finally:
-            plan.tar.close()
-            plan.tar = None
+            bundle.close()
+
+    def check_keeper_network(self, keeper: str) -> None:
+        """Refuse a keeper on the default network that got an interface (the engine gained a bridge)."""
+        if self.keeper_network == "none":
+            return
+        networks = self.api.inspect_container(keeper)["NetworkSettings"].get("Networks") or {}
+        attached = [name for name, net in networks.items()
+                    if net.get("EndpointID") or net.get("IPAddress") or net.get("GlobalIPv6Address")]
+        if attached:
+            raise SandboxError(f"the keeper of run {self.name} was attached to the network {attached[0]!r}, so the "
+                               "run would not be offline; it was stopped before any candidate code ran",
+                               "retry: the next run uses network_mode=none (the engine has a bridge network now)")
 
     def _signal_keeper(self, keeper: str, signal: str) -> None:
         """Move the keeper to its next phase's budget (see :func:`hardening.keeper_argv`)."""

@@ -22,10 +22,11 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import docker
@@ -134,37 +135,39 @@ def prune(client: docker.DockerClient, session: str | None = None, *, run: str |
     def wanted(info: Mapping[str, object]) -> bool:
         return not only_dead or is_dead(info.get("Labels") or {})  # type: ignore[arg-type]
 
-    removed: list[str] = []
-    for info in client.api.containers(all=True, filters=filters):
-        if not wanted(info):
-            continue
+    def remove_container(info: Mapping[str, Any]) -> str | None:
         name = (info.get("Names") or [info["Id"][:12]])[0].lstrip("/")
         try:
             client.api.remove_container(info["Id"], force=True)
         except NotFound:
-            continue
+            return None
         except APIError as exc:  # "removal already in progress" and the like
             if exc.status_code != 409:
                 raise
-        removed.append(name)
-    for volume in (client.api.volumes(filters=filters) or {}).get("Volumes") or []:
-        if not wanted(volume):
-            continue
+        return name
+
+    def remove_volume(volume: Mapping[str, Any]) -> str | None:
         name = volume["Name"]
         for attempt in range(20):
             try:
                 client.api.remove_volume(name, force=True)
             except NotFound:
-                break
+                return None
             except APIError as exc:
                 if exc.status_code == 409 and attempt < 19:  # in use: a container is still going away
                     time.sleep(0.1)
                     continue
                 if exc.status_code == 409 and only_dead:  # used by a container of a live session
-                    break
+                    return None
                 raise
-            removed.append(name)
-            break
+            return str(name)
+        return None
+
+    # Side by side: removing a container is mostly the engine waiting for its processes to die.
+    containers = [info for info in client.api.containers(all=True, filters=filters) if wanted(info)]
+    removed = [name for name in _each(remove_container, containers) if name]
+    volumes = [v for v in (client.api.volumes(filters=filters) or {}).get("Volumes") or [] if wanted(v)]
+    removed += [name for name in _each(remove_volume, volumes) if name]
     for image in client.api.images(all=True, filters=filters):
         if not wanted(image):
             continue
@@ -178,6 +181,14 @@ def prune(client: docker.DockerClient, session: str | None = None, *, run: str |
             continue
         removed.append(image["Id"][:19])
     return removed
+
+
+def _each(work: Callable[[Mapping[str, Any]], str | None], items: list[Mapping[str, Any]]) -> list[str | None]:
+    """``work`` on every item, side by side when there are several; results in order, first error raised."""
+    if len(items) < 2:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(len(items), 8), thread_name_prefix="grader-prune") as pool:
+        return list(pool.map(work, items))
 
 
 _lock = threading.Lock()

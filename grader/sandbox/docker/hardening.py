@@ -62,11 +62,11 @@ KEEPER_RESOURCES = Resources(memory_mb=32, cpus=0.1, pids=8, file_size_mb=1, ope
 
 #: What :func:`create` applies, in words.
 HARDENING = [
-    "network_mode=none (no interface but lo)",
+    "network_mode=none (no interface but lo); a run with mounts shares its keeper's namespace, lo only as well",
     f"user={SANDBOX_UID}:{SANDBOX_GID} (not root)",
     "cap_drop=ALL",
     "security_opt=no-new-privileges",
-    "read_only root filesystem",
+    "read_only root filesystem (but the keeper's: only the grader's countdown runs there)",
     "/tmp: tmpfs capped at limits.tmp_mb (nosuid,nodev)",
     "mounts: size-capped tmpfs (nosuid,nodev); read-only mounts are read-only and root-owned",
     "no host path is ever bind-mounted (files move as tar streams)",
@@ -108,12 +108,16 @@ def keeper_argv(load_s: float, run_s: float, collect_s: float) -> list[str]:
 
 
 def host_config(api: Any, res: Resources, *, tmpfs: dict[str, str] | None = None, mounts: list[Any] | None = None,
-                read_only: bool = True) -> dict[str, Any]:
-    """The host config of every grader container (``read_only=False`` only for Dockerfile build steps)."""
+                read_only: bool = True, network: str = "none") -> dict[str, Any]:
+    """The host config of every grader container (``read_only=False`` only for Dockerfile build steps).
+
+    ``network`` is ``none`` except where the caller has made sure another mode has no interface but
+    lo either (a run's command joins its keeper's namespace: :mod:`grader.sandbox.docker.backend`).
+    """
     from docker.types import LogConfig, Ulimit
 
     return api.create_host_config(
-        network_mode="none",
+        network_mode=network,
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         read_only=read_only,
@@ -138,7 +142,7 @@ def host_config(api: Any, res: Resources, *, tmpfs: dict[str, str] | None = None
 def create(api: Any, image: str, argv: list[str], *, res: Resources, stop_after_s: float | None,
            labels: dict[str, str], name: str | None = None, user: str = f"{SANDBOX_UID}:{SANDBOX_GID}",
            workdir: str = "/", env: dict[str, str] | None = None, tmpfs: dict[str, str] | None = None,
-           mounts: list[Any] | None = None, read_only: bool = True) -> str:
+           mounts: list[Any] | None = None, read_only: bool = True, network: str = "none") -> str:
     """Create (not start) a hardened container running ``argv`` exactly, stopping by itself; its id.
 
     ``stop_after_s`` arms the watchdog; ``None`` is only for an ``argv`` that ends by itself and must
@@ -150,12 +154,12 @@ def create(api: Any, image: str, argv: list[str], *, res: Resources, stop_after_
         entrypoint=wrapped[:1],  # argv exactly, whatever the image's ENTRYPOINT/CMD
         command=wrapped[1:],
         name=name,
-        hostname="sandbox",
+        hostname=None if network.startswith("container:") else "sandbox",  # else it is that container's
         user=user,
         working_dir=workdir,
         environment=env or {},
         labels=labels,
-        host_config=host_config(api, res, tmpfs=tmpfs, mounts=mounts, read_only=read_only),
+        host_config=host_config(api, res, tmpfs=tmpfs, mounts=mounts, read_only=read_only, network=network),
         use_config_proxy=False,
     )
     return str(created["Id"])

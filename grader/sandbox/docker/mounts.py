@@ -1,13 +1,14 @@
 """How a :class:`~grader.sandbox.base.Mount` becomes storage in a container.
 
 A mount with content to load (``source``) or to collect (``collect_to``) is a named volume of the
-``local`` driver backed by a size-capped ``tmpfs``. The engine refuses ``put_archive`` into a
-read-only root filesystem or a read-only volume, and a tmpfs volume is mounted only while a
-container uses it (content loaded into a created-but-stopped container is lost). So a small
-"keeper" container mounts all those volumes read-write at ``KEEPER_ROOT/m<index>`` for the whole
-run: sources are loaded through it before the command starts (owned by root and not writable for
-read-only mounts) and outputs are read back through it after the command ended. A mount with
-nothing to load or collect is a plain tmpfs of the command container (no volume, no keeper).
+``local`` driver backed by a size-capped ``tmpfs``. A tmpfs volume is mounted only while a container
+uses it (content loaded into a created-but-stopped container is lost), and the engine refuses
+``put_archive`` into a read-only volume. So a small "keeper" container mounts all those volumes
+read-write at ``KEEPER_ROOT/m<index>`` for the whole run: the sources are loaded through it, in one
+tar extracted at its root (which is writable: only the grader's countdown runs there), before the
+command starts (owned by root and not writable for read-only mounts), and outputs are read back
+through it after the command ended. A mount with nothing to load or collect is a plain tmpfs of the
+command container (no volume, no keeper).
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ class MountPlan:
     mount: Mount
     #: Backed by a volume (content to load or collect) rather than a plain tmpfs.
     volume: bool
-    #: The tar of the source, built before anything is created on the engine.
-    tar: Any = None
     size_mb: int = 0
 
     @property
