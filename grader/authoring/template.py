@@ -34,3 +34,9 @@ def write_submission(task: TaskSpec, dest: Path, *, runtime_lock: Path, intro: s
                                           encoding="utf-8")
     (dest / "ANSWERS.md").write_text(answers_template(task.rubric_spec(), intro), encoding="utf-8")
     return dest
+
+
+def starter_sources() -> dict[str, str]:
+    """The template's code, by file name: what every candidate starts from, so cohort similarity treats it
+    as boilerplate rather than as code two candidates share."""
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(TEMPLATE.glob("*.py"))}

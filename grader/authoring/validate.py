@@ -165,6 +165,8 @@ def _graded(task: TaskSpec, tasks_root: Path, sandbox: Sandbox, progress) -> lis
             continue
         verdict = f"{'passes' if report.passed else 'does not pass'} with {report.score:.1f}/100"
         reasons = report.rubric.not_passed_because if report.rubric else []
+        if name == "reference":
+            out.append(expectations(task, report.metrics))
         if report.passed == should_pass:
             out.append(Finding(f"graded {name}", True, verdict))
         elif should_pass:
@@ -174,3 +176,24 @@ def _graded(task: TaskSpec, tasks_root: Path, sandbox: Sandbox, progress) -> lis
             out.append(Finding(f"graded {name}", False, f"the baseline must not pass but {verdict}: the task's "
                                "thresholds (rubric.criteria in task.yaml) are too easy"))
     return out
+
+
+#: How far the graded reference may be from task.yaml's ``expected.reference`` before validation says so.
+EXPECTED_TOLERANCE = 0.01
+
+
+def expectations(task: TaskSpec, measured: dict[str, float | None]) -> Finding:
+    """The reference's figures against ``expected.reference``: integrity flags judge results by them, so they
+    must be what the reference reaches now (the finding gives the line to paste when they are not)."""
+    got = {k: round(v, 3) for k, v in measured.items() if v is not None}
+    line = "reference: {" + ", ".join(f"{k}: {v:.3f}" for k, v in got.items()) + "}"
+    if task.expected is None:
+        return Finding("expected", False, f"task.yaml has no `expected` figures: add `expected:` with `{line}` "
+                       "(and `strong:` for what a strong solution reaches)")
+    off = [f"{k} {v:.3f} (task.yaml {task.expected.reference[k]:.3f})" for k, v in got.items()
+           if k in task.expected.reference and abs(v - task.expected.reference[k]) > EXPECTED_TOLERANCE]
+    missing = [k for k in got if k not in task.expected.reference]
+    if off or missing:
+        return Finding("expected", False, "the reference now reaches " + "; ".join(off + [f"{k} (not in task.yaml)"
+                       for k in missing]) + f": set expected.{line}")
+    return Finding("expected", True, f"the reference reaches the expected figures (within {EXPECTED_TOLERANCE})")

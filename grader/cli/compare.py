@@ -23,6 +23,9 @@ def compare(reports: tuple[Path, ...], experiment: str | None, mlflow_uri: str |
             html_out: Path | None, as_json: bool) -> None:
     """Compare candidates of one task side by side: REPORTS are report folders or report.json files.
 
+    Metric cells are marked against the column's best row, paired on the hidden rows (predictions.csv in
+    each folder): ≈ within sampling noise of it, ▼ really behind it.
+
     Exits 0 when every report was read, 1 when some could not be (they are rows saying why), 2 when
     the reports are for different tasks or --sort names no figure.
     """

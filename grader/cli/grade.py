@@ -31,11 +31,14 @@ BACKENDS = click.Choice(["docker", "local"])
 @click.option("--mlflow-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
               help="MLflow tracking URI (a server, or sqlite:///path.db) [default: sqlite:///mlflow.db here].")
 @click.option("--no-mlflow", is_flag=True, help="Do not log the grading to MLflow.")
+@click.option("--baseline", type=click.Path(path_type=Path), default=None, metavar="REPORT_DIR",
+              help="A previous grading of the same task (its --out folder): the reports give the change of every "
+                   "figure from it, metrics with a paired interval.")
 @click.option("--ci", "ci_mode", is_flag=True,
               help="For CI jobs: print GitHub annotations and append report.md to $GITHUB_STEP_SUMMARY.")
 def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | None, seed: int | None,
           runs: int | None, as_json: bool, candidate: str | None, mlflow_uri: str | None, no_mlflow: bool,
-          ci_mode: bool) -> None:
+          baseline: Path | None, ci_mode: bool) -> None:
     """Grade SUBMISSION (a folder, .zip or .tar.gz) and write the reports.
 
     Writes report.json, report.md, report.html and junit.xml (plus logs and predictions) to --out,
@@ -58,6 +61,8 @@ def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | N
                   "on this machine with resource limits only. It does NOT isolate untrusted code.[/]")
     out_dir = out_dir or Path("out") / submission_name(submission)
     _writable(out_dir)
+    if baseline is not None:
+        _baseline_folder(baseline, out_dir)
     box = get_backend(backend)
     with err.status("Preparing", spinner="dots") as status:
         def progress(message: str) -> None:
@@ -67,8 +72,8 @@ def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | N
         try:
             overrides = {"reproducibility": {"runs": runs}} if runs is not None else None
             tracking = None if no_mlflow else Tracking(mlflow_uri)
-            report = Grader(box, progress=progress, seed=seed, task_overrides=overrides, tracking=tracking).grade(
-                submission, task_id=task_id, out_dir=out_dir, candidate=candidate)
+            report = Grader(box, progress=progress, seed=seed, task_overrides=overrides, tracking=tracking,
+                            baseline=baseline).grade(submission, task_id=task_id, out_dir=out_dir, candidate=candidate)
         except KeyboardInterrupt:
             err.print(f"[bold red]interrupted[/]: partial report in {out_dir / 'report.json'}")
             sys.exit(4)
@@ -94,6 +99,21 @@ def _writable(folder: Path) -> None:
     except OSError as exc:
         raise GraderError(f"cannot write the reports to {folder}: {exc.strerror or exc}",
                           "pass --out with a folder you can write to") from None
+
+
+def _baseline_folder(baseline: Path, out_dir: Path) -> None:
+    """What can be told of --baseline before grading: a report folder, and not the one being written."""
+    from grader.errors import UsageError
+    from grader.report.write import read_report
+
+    if baseline.resolve() == out_dir.resolve():
+        raise UsageError(f"--baseline {baseline} is the --out folder: the grading would overwrite its own baseline",
+                         "keep the baseline's folder and write this grading to another --out")
+    try:
+        read_report(baseline)  # missing or unreadable: said now, before the sandbox runs
+    except GraderError as exc:
+        raise UsageError(f"--baseline: {exc.message}", "pass the --out folder of an earlier `grader grade` "
+                                                       "of the same task") from None
 
 
 def _ci_outputs(report: Report, submission: Path, out_dir: Path) -> None:

@@ -7,11 +7,10 @@ interviewer's browser.
 
 from __future__ import annotations
 
-from typing import Any
-
 import jinja2
 
-from grader.compare.table import Comparison, Row, cell_text, sort_names
+from grader.compare.noise import LEGEND, WITHIN_NOISE, mark
+from grader.compare.table import Comparison, cell_text, sort_names
 
 
 def _environment() -> jinja2.Environment:
@@ -19,7 +18,8 @@ def _environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def _cells(comparison: Comparison, row: Row, values: dict[str, Any]) -> list[dict[str, str]]:
+def _cells(comparison: Comparison, index: int) -> list[dict[str, str]]:
+    row, values = comparison.rows[index], comparison.values[index]
     cells = []
     for column in comparison.columns:
         value = values.get(column.key)
@@ -37,14 +37,22 @@ def _cells(comparison: Comparison, row: Row, values: dict[str, Any]) -> list[dic
             classes.append("best")
         if isinstance(value, bool):
             classes.append("yes" if value else "no")
-        cells.append({"text": cell_text(value, column), "sort": sort, "classes": " ".join(classes)})
+        marked = mark(comparison, index, column.key)
+        diff = comparison.differences[index].get(column.key) if comparison.differences else None
+        title = "" if diff is None or diff.delta is None else (
+            f"{diff.delta:+.4f} against the best, 95% paired interval {diff.low} to {diff.high}")
+        if marked:
+            classes.append("noise" if marked == WITHIN_NOISE else "behind")
+        cells.append({"text": cell_text(value, column), "sort": sort, "classes": " ".join(classes),
+                      "mark": marked, "title": title})
     return cells
 
 
 def render(comparison: Comparison) -> str:
-    table = [{"source": row.source, "unreadable": row.unreadable, "cells": _cells(comparison, row, values)}
-             for row, values in zip(comparison.rows, comparison.values, strict=True)]
+    table = [{"source": row.source, "unreadable": row.unreadable, "cells": _cells(comparison, i)}
+             for i, row in enumerate(comparison.rows)]
     sort_key = sort_names(comparison.columns)[comparison.sort].key
     return _environment().get_template("compare/table.html.j2").render(
         task=comparison.task, columns=comparison.columns, rows=comparison.rows, table=table,
-        sort=comparison.sort, sort_key=sort_key)
+        sort=comparison.sort, sort_key=sort_key, legend=LEGEND if any(comparison.differences) else "",
+        noise_notes=comparison.noise_notes)

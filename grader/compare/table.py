@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from grader.errors import GraderError, UnknownNameError
 from grader.report.write import REPORT_FILE
-from grader.spec.report import Report
+from grader.spec.report import PairedDifference, Report
 from grader.submission.intake import submission_name
 
 #: Figures every comparison shows after the metrics (when some report has them).
@@ -71,6 +71,11 @@ class Comparison:
     rows: list[Row]
     sort: str
     values: list[dict[str, Any]] = field(default_factory=list)
+    #: Per row, metric -> its difference from that metric's best row, paired on the hidden rows
+    #: (:mod:`grader.compare.noise`); empty when no paired comparison was made.
+    differences: list[dict[str, PairedDifference]] = field(default_factory=list)
+    #: Why some rows (or all) have no paired comparison.
+    noise_notes: list[str] = field(default_factory=list)
 
     def best(self, key: str) -> float | None:
         """The best value of a figure column across the rows (None for text or all-missing columns)."""
@@ -84,8 +89,11 @@ class Comparison:
         return {"task": self.task, "sort": self.sort,
                 "columns": [{"key": c.key, "title": c.title, "higher_is_better": c.higher_is_better}
                             for c in self.columns],
-                "rows": [{"source": r.source, "unreadable": r.unreadable, "tags": r.tags, **v}
-                         for r, v in zip(self.rows, self.values, strict=True)]}
+                "rows": [{"source": r.source, "unreadable": r.unreadable, "tags": r.tags, **v,
+                          "versus_best": {k: d.model_dump() for k, d in diffs.items()}}
+                         for r, v, diffs in zip(self.rows, self.values,
+                                                self.differences or [{}] * len(self.rows), strict=True)],
+                "noise_notes": self.noise_notes}
 
 
 def _name_from_source(source: str) -> str:
@@ -143,6 +151,8 @@ def _columns(rows: list[Row]) -> list[Column]:
     columns = [Column("candidate", "candidate")]
     columns += [Column("tags", "tags")] if any(r.tags for r in rows) else []
     columns += [Column("status", "status"), Column("passed", "passed"), Column("score", "score", True, 1)]
+    # Integrity flags fail nobody, but a person must see them beside the score they question.
+    columns += [Column("integrity", "integrity flags")] if any(r.integrity.flags for r in reports) else []
     sections: dict[str, None] = {}
     metrics: dict[str, None] = {}
     for report in reports:
@@ -165,6 +175,8 @@ def _values(row: Row, columns: list[Column]) -> dict[str, Any]:
     sections = {s.id: s.points for s in report.rubric.sections} if report.rubric else {}
     status = "self-check" if report.verdict.self_check else report.status  # public split: not a grade
     values.update(status=status, passed=report.passed, score=report.score)
+    if any(c.key == "integrity" for c in columns):
+        values["integrity"] = ", ".join(f"{f.kind} ({f.severity})" for f in report.integrity.flags) or "-"
     for column in columns:
         if column.key in values or column.higher_is_better is None:
             continue
@@ -204,8 +216,9 @@ def _did_you_mean(name: str, known: list[str]) -> tuple[str, str | None]:
     return f"cannot sort by {name!r}: {err.message}", err.hint
 
 
-def compare(rows: list[Row], sort: str = "score") -> Comparison:
-    """Check the rows are for one task, lay out the columns and sort the rows, best first."""
+def compare(rows: list[Row], sort: str = "score", *, paired: bool = True) -> Comparison:
+    """Check the rows are for one task, lay out the columns and sort the rows, best first; with ``paired``,
+    tell which rows are within sampling noise of each metric's best (:mod:`grader.compare.noise`)."""
     _tell_apart(rows)
     tasks: dict[str, list[str]] = {}
     for row in rows:
@@ -226,7 +239,12 @@ def compare(rows: list[Row], sort: str = "score") -> Comparison:
         return (0, -value if column.higher_is_better else value, pair[0].candidate)
 
     ordered = sorted(zip(rows, values, strict=True), key=order)
-    return Comparison(next(iter(tasks), None), columns, [r for r, _ in ordered], sort, [v for _, v in ordered])
+    table = Comparison(next(iter(tasks), None), columns, [r for r, _ in ordered], sort, [v for _, v in ordered])
+    if paired:
+        from grader.compare import noise
+
+        noise.attach(table)
+    return table
 
 
 def cell_text(value: Any, column: Column) -> str:

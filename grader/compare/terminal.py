@@ -7,12 +7,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from grader.compare.noise import LEGEND, WITHIN_NOISE, mark
 from grader.compare.table import Column, Comparison, cell_text
 
 
-def _cell(comparison: Comparison, values: dict, column: Column, unreadable: bool) -> str:
-    value = values.get(column.key)
+def _cell(comparison: Comparison, index: int, column: Column, unreadable: bool) -> str:
+    value = comparison.values[index].get(column.key)
     text = escape(cell_text(value, column))
+    marked = mark(comparison, index, column.key)
+    if marked:
+        return f"{text} [cyan]{marked}[/]" if marked == WITHIN_NOISE else f"{text} [dim]{marked}[/]"
     if column.higher_is_better is not None and value is not None and value == comparison.best(column.key):
         return f"[bold green]{text}[/]"
     return f"[yellow]{text}[/]" if unreadable else text
@@ -23,7 +27,7 @@ def _arrow(column: Column) -> str:
 
 
 def _fits(comparison: Comparison, width: int) -> bool:
-    widths = [max([len(c.title) + 2, *(len(cell_text(v.get(c.key), c)) for v in comparison.values)])
+    widths = [max([len(c.title) + 2, *(len(cell_text(v.get(c.key), c)) + 2 for v in comparison.values)])
               for c in comparison.columns]
     return sum(widths) + 3 * len(widths) + 1 <= width
 
@@ -36,20 +40,24 @@ def table(comparison: Comparison, width: int) -> Table:
     if _fits(comparison, width):
         for c in comparison.columns:
             view.add_column(escape(c.title) + _arrow(c), justify="left" if c.higher_is_better is None else "right")
-        for row, values in pairs:
-            view.add_row(*(_cell(comparison, values, c, row.unreadable is not None) for c in comparison.columns))
+        for i, (row, _) in enumerate(pairs):
+            view.add_row(*(_cell(comparison, i, c, row.unreadable is not None) for c in comparison.columns))
         return view
     view.add_column("", no_wrap=True)
     for _, values in pairs:
         view.add_column(escape(str(values["candidate"])), justify="right", overflow="fold")
     for c in comparison.columns[1:]:
-        view.add_row(escape(c.title) + _arrow(c), *(_cell(comparison, values, c, row.unreadable is not None)
-                                                    for row, values in pairs))
+        view.add_row(escape(c.title) + _arrow(c), *(_cell(comparison, i, c, row.unreadable is not None)
+                                                    for i, (row, _) in enumerate(pairs)))
     return view
 
 
 def render(comparison: Comparison, console: Console) -> None:
     console.print(table(comparison, console.width))
+    if any(comparison.differences):
+        console.print(escape(LEGEND))
+    for note in comparison.noise_notes:
+        console.print(f"[dim]not compared row by row:[/] {escape(note)}")
     for row in comparison.rows:
         if row.unreadable:
             console.print(f"[yellow]unreadable[/] {escape(row.source)}: {escape(row.unreadable)}")

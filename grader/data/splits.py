@@ -24,6 +24,8 @@ Split = Literal["train", "valid", "test"]
 TEXT_COLUMN = "text"
 #: What the timer reads in the prediction sandbox, per suite (see grader/runtime/timer.py).
 INPUT_FILES = {"tabular": "features.csv", "nlp": "texts.json", "cv": "images.npy"}
+#: The rows of the untimed probe call, beside the inputs (see grader/data/twins.py).
+PROBE_FILE = "probe.json"
 
 
 def read_table(task: TaskSpec, split: Split) -> pd.DataFrame:

@@ -86,6 +86,10 @@ figure("reproducibility.seed_spread", higher_is_better=False, unit="", digits=ME
        read=lambda r: r.reproducibility.seed_check.max_spread if r.reproducibility.seed_check else None,
        description="Largest spread of a metric across different seeds.")
 
+figure("calibration.brier", higher_is_better=False, unit="", digits=METRIC_DIGITS, title="Brier",
+       read=lambda r: r.calibration.brier if r.calibration else None,
+       description="Brier score of predict_proba: mean squared error of the probabilities (0 is perfect).")
+
 
 def metric_figure(name: str, higher_is_better: bool = True, description: str = "") -> Figure:
     """The figure of a metric: ``report.metrics[name]``, a plain number at the metrics' precision.

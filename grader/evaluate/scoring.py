@@ -96,11 +96,16 @@ def check(payload: dict[str, Any], n: int, classes: list[str]) -> Checked:
     return result
 
 
+def outcome_of(task: TaskSpec, y_true: np.ndarray, checked: Checked) -> m.Outcome:
+    """What the metrics look at, for checked predictions."""
+    assert checked.labels is not None
+    return m.Outcome(y_true=np.asarray(y_true, dtype=object), y_pred=checked.labels,
+                     classes=task.classes, positive_class=task.positive_class, proba=checked.proba)
+
+
 def score(task: TaskSpec, y_true: np.ndarray, checked: Checked) -> tuple[dict[str, float | None], dict[str, Any]]:
     """Metrics and the confusion matrix on the hidden test split."""
-    assert checked.labels is not None
-    outcome = m.Outcome(y_true=np.asarray(y_true, dtype=object), y_pred=checked.labels,
-                        classes=task.classes, positive_class=task.positive_class, proba=checked.proba)
+    outcome = outcome_of(task, y_true, checked)
     values = m.compute(task.metrics, outcome)
     matrix = {"labels": list(task.classes), "rows": "true", "columns": "predicted", "matrix": m.confusion(outcome)}
     return values, matrix

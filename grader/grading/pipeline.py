@@ -18,31 +18,32 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
 from grader import rubric
-from grader.data import splits
+from grader.data import splits, twins
 from grader.data.checksums import verify_data
 from grader.data.public import public_folder
 from grader.data.splits import Split, write_inputs
 from grader.errors import GraderError, SubmissionError
-from grader.evaluate import latency, reproducibility, scoring
+from grader.evaluate import integrity, latency, reproducibility, scoring, uncertainty
 from grader.evaluate.failures import classify
 from grader.evaluate.reproducibility import RunRecord
 from grader.grading import selfcheck, workers
 from grader.grading.prediction import PredictionRun, run_prediction
 from grader.integrations.mlflow import LoggedRun, Tracking, finish_run, open_store, start_run
-from grader.report.write import write_reports
+from grader.report import baseline as baselines
+from grader.report.write import write_predictions, write_reports
 from grader.rubric import review
 from grader.rubric.engine import grade_ahead, settle_report
 from grader.sandbox.base import IMAGE_BUILD, Limits, Mount, RunResult, RunSpec, Sandbox
 from grader.spec.manifest import Manifest
+from grader.spec.probes import ProbePlan
 from grader.spec.report import (
     Environment,
     Failure,
@@ -100,7 +101,7 @@ class Grader:
 
     def __init__(self, sandbox: Sandbox, *, tasks_root: Path | None = None, progress: Progress | None = None,
                  seed: int | None = None, task_overrides: Mapping[str, object] | None = None,
-                 check: bool = False, tracking: Tracking | None = None) -> None:
+                 check: bool = False, tracking: Tracking | None = None, baseline: Path | None = None) -> None:
         """``task_overrides`` change sections of every task graded (``{"reproducibility": {"runs": 1}}``).
 
         ``tracking``: log every grading as an MLflow run there. The store is opened while the
@@ -110,6 +111,10 @@ class Grader:
         ``check``: the candidate's self-check. Predictions are scored on the public validation split
         (the hidden test split is never used), training runs once, and instead of a rubric score the
         report lists what the candidate can still fix (self-check notes).
+
+        ``baseline``: the report folder of a previous grading of the same task; the report gets the change
+        of every figure from it (:mod:`grader.report.baseline`). One of another task, or without
+        predictions, is a :class:`UsageError` raised once the submission's task is known.
         """
         self.sandbox = sandbox
         self.tasks_root = tasks_root
@@ -118,6 +123,8 @@ class Grader:
         self.task_overrides = dict(task_overrides or {})
         self.check = check
         self.tracking = tracking
+        self.baseline = baseline
+        self._base: baselines.Baseline | None = None
         if check:
             self.task_overrides.setdefault("reproducibility", {"runs": 1, "other_seed": None})
 
@@ -125,6 +132,7 @@ class Grader:
     def grade(self, submission: Path, *, task_id: str | None = None, out_dir: Path | None = None,
               candidate: str | None = None) -> Report:
         started = time.monotonic()
+        self._base = None  # loaded against this submission's task
         report = Report(status="error", task=TaskRef(id=task_id or "unknown"),
                         evaluated_on="valid" if self.check else "test",
                         submission=SubmissionRef(path=str(submission), candidate=candidate),
@@ -141,6 +149,10 @@ class Grader:
                     self._grade(Path(submission), task_id, Path(tmp), out_dir, report,
                                 beside=[tracking_log.open] if tracking_log else None)
                     report.status = "graded"
+            except baselines.BaselineError as exc:  # the command was wrong, not the submission: exit 2
+                report.status = "error"
+                report.failures.append(Failure(phase="grader", kind="sandbox_error", message=str(exc)))
+                raise
             except SubmissionInvalid as exc:
                 report.status = "invalid"
                 report.failures += [Failure(phase="validate", kind="invalid_submission", message=p)
@@ -169,6 +181,8 @@ class Grader:
             report.duration_s = round(time.monotonic() - started, 3)
             if out_dir is not None:
                 review.apply(report, out_dir)  # a re-grade into a reviewed folder keeps its reviews
+            if self._base is not None and report.status == "graded":
+                baselines.finish(report, self._base)
             try:
                 if tracking_log is not None and finished:
                     self.progress("logging to MLflow")
@@ -200,6 +214,7 @@ class Grader:
             report.environment.task_overrides = self.task_overrides
         report.task = TaskRef(id=task.id, version=task.version)
         verify_data(task)
+        self._base = baselines.load(self.baseline, task) if self.baseline is not None else None
         # After validation: an invalid submission is reported as such even with the engine down.
         report.environment.sandbox = SandboxInfo.model_validate(self.sandbox.describe())
         seed = self.seed if self.seed is not None else task.seed
@@ -208,10 +223,13 @@ class Grader:
         env.reproducibility_settings = task.reproducibility
 
         split: Split = "valid" if self.check else "test"
-        write_inputs(task, split, tmp / "inputs")
+        # Near-twins and repeated rows for the untimed probe call (test split only; the plan stays here).
+        probe_plan = twins.write_probe_inputs(task, split, tmp / "inputs", task.seed) if split == "test" else None
+        if split != "test":
+            write_inputs(task, split, tmp / "inputs")
         y_true = splits.labels(task, split)
         job = _Job(task=task, staged=staged, manifest=found.manifest, public=public_folder(task, tmp / "public"),
-                   inputs=tmp / "inputs", tmp=tmp, out_dir=out_dir, report=report, y_true=y_true)
+                   inputs=tmp / "inputs", tmp=tmp, out_dir=out_dir, report=report, y_true=y_true, plan=probe_plan)
         plan = [("same_seed", seed)] * task.reproducibility.runs
         if task.reproducibility.other_seed is not None:
             plan.append(("other_seed", task.reproducibility.other_seed))
@@ -240,6 +258,7 @@ class Grader:
             rep.reads_artifacts = bool(reads["artifacts"])
         self._explain_environment(rep, report)
         report.reproducibility = rep
+        report.integrity = integrity.check(task, report, job.probes.get(0))
         if ahead.done():  # a failure ahead (a bug) leaves those criteria to be graded here, as the others
             context.ready = ahead.result()
         if self.check:
@@ -410,19 +429,24 @@ class Grader:
         if checked.labels is None:
             record.run.failure = "; ".join(checked.problems)
             return
+        if run.index == 0 and job.plan is not None:  # judged apart, never part of a figure
+            answers = integrity.probe_answers(job.plan, checked, prediction.probe_reply, y_true, task.classes)
+            if answers is not None:
+                job.probes[0] = answers
         metrics, matrix = scoring.score(task, y_true, checked)
         record.run.metrics, record.run.ok = metrics, True
         record.labels = [str(x) for x in checked.labels]
         if run.index == 0:
             report.metrics, report.confusion_matrix = metrics, matrix
+            outcome = scoring.outcome_of(task, y_true, checked)
+            report.metrics_ci = uncertainty.intervals(outcome, task.metrics)
+            report.calibration = uncertainty.calibration(outcome)
+            if self._base is not None:
+                report.baseline = baselines.versus(self._base, outcome, task.metrics)
             report.per_class = scoring.per_class(task, y_true, checked)
             report.curves = scoring.pr_curves(task, y_true, checked)
             if out_dir is not None:
-                frame = pd.DataFrame({"prediction": checked.labels})
-                if checked.proba is not None:
-                    for i, cls in enumerate(task.classes):
-                        frame[f"proba_{cls}"] = checked.proba[:, i]
-                frame.to_csv(out_dir / "predictions.csv", index_label="row", lineterminator="\n")
+                write_predictions(out_dir, checked.labels, checked.proba, task.classes)
 
     def _record(self, phase: str, result: RunResult, out_dir: Path | None, report: Report) -> None:
         report.phases[phase] = PhaseRun(exit_code=result.exit_code, duration_s=round(result.duration_s, 3),
@@ -499,6 +523,9 @@ class _Job:
     out_dir: Path | None
     report: Report
     y_true: np.ndarray
+    #: The probe call's rows (host only), and what run 1 answered on them, for the integrity checks.
+    plan: ProbePlan | None = None
+    probes: dict[int, integrity.ProbeAnswers] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

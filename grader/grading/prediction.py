@@ -9,13 +9,14 @@ What the timer measured comes back as JSON lines in a folder only it can write, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.data.splits import INPUT_FILES
+from grader.data.splits import INPUT_FILES, PROBE_FILE
 from grader.errors import SandboxError
 from grader.evaluate.failures import classify, tail
 from grader.runtime import wire
@@ -52,6 +53,11 @@ class PredictionRun:
         """The harness's answer to the full-batch request (predictions, probabilities)."""
         return self.events.predictions.reply if self.events.predictions else None
 
+    @property
+    def probe_reply(self) -> dict[str, Any] | None:
+        """The harness's answer to the untimed probe call (``grader/data/twins.py``), if there was one."""
+        return self.events.probe.reply if self.events.probe else None
+
 
 def read_events(folder: Path) -> dict[str, dict[str, Any]]:
     """The timer's JSON lines by event name, as written (:class:`TimerEvents` types them)."""
@@ -72,6 +78,7 @@ def run_prediction(sandbox: Sandbox, task: TaskSpec, *, workspace: Path, artifac
     for name in RUNTIME_FILES:
         shutil.copyfile(RUNTIME / name, code / name)
     out = work / "timer-out"
+    probe_args = ["--probe", f"/grader-inputs/{PROBE_FILE}"] if (inputs / PROBE_FILE).is_file() else []
     settings = {"seed": seed, "noop_label": task.classes[0],
                 "latency": task.latency.model_dump() if measure_latency and task.latency.enabled else None}
     spec = RunSpec(
@@ -83,7 +90,8 @@ def run_prediction(sandbox: Sandbox, task: TaskSpec, *, workspace: Path, artifac
                 Mount("/grader-inputs", inputs, companion_only=True),
                 Mount("/grader-out", writable=True, size_mb=64, collect_to=out, companion_only=True)],
         companion=Companion(argv=["python", "/grader/timer.py", "--socket", SOCKET, "--suite", task.suite,
-                                  "--inputs", f"/grader-inputs/{INPUT_FILES[task.suite]}", "--out", "/grader-out",
+                                  "--inputs", f"/grader-inputs/{INPUT_FILES[task.suite]}", *probe_args,
+                                  "--out", "/grader-out",
                                   "--settings", json.dumps(settings)]),
     )
     result = sandbox.run(spec)
@@ -94,6 +102,10 @@ def run_prediction(sandbox: Sandbox, task: TaskSpec, *, workspace: Path, artifac
 
 def _failure(run: PredictionRun, limits: Limits, entry: str) -> Failure | None:
     result, events = run.result, run.events
+    if result.exit_code == wire.EXIT_PREDICT_FAILED and (run.reply or {}).get("ok") and run.probe_reply is not None \
+            and not run.probe_reply.get("ok"):
+        # Only the probe call raised, after the scored batch had its answer: an integrity finding, not a crash.
+        result = dataclasses.replace(result, exit_code=0)
     crash = HARNESS_EXIT_MESSAGES.get(result.exit_code or 0, "").format(entry=entry) or None
     failure = classify("predict", result, limits, limits.timeout_s, crash_message=crash)
     if failure is not None:

@@ -273,6 +273,8 @@ def metrics(report: Report) -> dict[str, float]:
     found: dict[str, float | None] = {"score": report.score, "passed": float(report.passed)}
     for name, value in report.metrics.items():
         found[f"metrics.{name}"] = value
+    for name, interval in report.metrics_ci.items():
+        found[f"metrics.{name}.ci_low"], found[f"metrics.{name}.ci_high"] = interval.low, interval.high
     found.update({name: figures.get(name).value(report) for name in figures})
     for label, scores in report.per_class.items():
         for name, value in scores.items():
@@ -343,7 +345,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def download_reports(tracking: Tracking, task_id: str, dest: Path) -> list[Path]:
-    """The ``report.json`` of every run in the task's experiment, downloaded to ``dest/<run id>/``.
+    """The ``report.json`` (and ``predictions.csv``) of every run in the task's experiment, downloaded to
+    ``dest/<run id>/``.
 
     For ``grader compare --mlflow TASK``. Raises :class:`~grader.errors.UsageError` when the
     experiment does not exist.
@@ -360,9 +363,12 @@ def download_reports(tracking: Tracking, task_id: str, dest: Path) -> list[Path]
                          "named after their task id")
     paths = []
     for run in client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"]):
-        if "report.json" not in {a.path for a in client.list_artifacts(run.info.run_id)}:
+        logged = {a.path for a in client.list_artifacts(run.info.run_id)}
+        if "report.json" not in logged:
             continue  # logged without an output folder: nothing to compare
         folder = dest / run.info.run_id
         folder.mkdir(parents=True, exist_ok=True)
         paths.append(Path(client.download_artifacts(run.info.run_id, "report.json", str(folder))))
+        if "predictions.csv" in logged:  # for the paired comparison of the candidates on the hidden rows
+            client.download_artifacts(run.info.run_id, "predictions.csv", str(folder))
     return paths

@@ -57,8 +57,9 @@ LIMITS: dict[str, tuple[str, str]] = {
     "train_timeout_s": ("Training time", " s"), "predict_timeout_s": ("Prediction time", " s"),
 }
 
-#: ``<key point>: line <n>: "<sentence>"``, the evidence a question criterion writes (rubric/question.py).
-_FOUND = re.compile(r'^(?P<id>[\w.-]+): line (?P<line>\d+): "(?P<text>.*)"$', re.S)
+#: ``<key point>: line <n>: "<sentence>" (matched: <words>)``, the evidence a question criterion writes
+#: (rubric/question.py; older reports have no ``(matched: ...)``).
+_FOUND = re.compile(r'^(?P<id>[\w.-]+): line (?P<line>\d+): "(?P<text>.*)"(?: \(matched: (?P<matched>[^"]*)\))?$', re.S)
 #: ``; missing: <id> (<description>); ...`` up to ``; <n> words in sentences``, in the same criterion's explanation.
 _MISSING = re.compile(r"(?:^|; )missing: (?P<items>.*?)(?=; \d+ words in sentences)")
 _MISSING_ITEM = re.compile(r"^(?P<id>[\w.-]+) \((?P<text>.*)\)$", re.S)
@@ -69,6 +70,8 @@ class KeyPoint:
     id: str
     text: str
     line: int | None = None
+    #: The answer's words that earned the key point.
+    matched: str = ""
 
 
 @dataclass
@@ -94,7 +97,7 @@ def answers(report: Report) -> list[Answer]:
             for line in c.evidence:
                 m = _FOUND.match(line)
                 if m:
-                    answer.found.append(KeyPoint(m["id"], m["text"], int(m["line"])))
+                    answer.found.append(KeyPoint(m["id"], m["text"], int(m["line"]), m["matched"] or ""))
                 else:
                     answer.other_evidence.append(line)
             m = _MISSING.search(c.explanation)
@@ -213,6 +216,7 @@ def render(report: Report) -> str:
         "confusion": plots.confusion_matrix(report.confusion_matrix),
         "pr": plots.pr_curves(report.curves),
         "latency": plots.latency_cdf(report.latency),
+        "reliability": plots.reliability(report.calibration),
     }
     rubric = report.rubric
     return _environment().get_template(TEMPLATE).render(

@@ -68,6 +68,8 @@ def _properties(report: Report) -> dict[str, str]:
     if report.submission.sha256:
         props["submission_sha256"] = report.submission.sha256
     props.update({f"pass_rule: {r.rule}": "met" if r.met else "not met" for r in report.pass_rule})
+    for i, flag in enumerate(report.integrity.flags, 1):  # not test cases: a flag fails nobody
+        props[f"integrity flag {i}"] = f"{flag.kind} ({flag.severity}, needs review): {flag.message}"
     return props
 
 
@@ -91,7 +93,8 @@ def _criterion_text(c: CriterionResult) -> str:
     if c.review is not None:
         lines.append(f"reviewed by {c.review.reviewer} at {c.review.at}: {c.review.note}")
     if c.gate is not None:
-        lines.append(f"to pass: {c.gate.rule} ({'met' if c.gate.met else 'not met'})")
+        noise = ", within sampling noise: a person should decide" if c.gate.borderline else ""
+        lines.append(f"to pass: {c.gate.rule} ({'met' if c.gate.met else 'not met'}{noise})")
     if c.evidence:
         lines += ["evidence:", *(f"- {e}" for e in c.evidence)]
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 
-from grader.spec.report import Failure, Latency, Outcome, Report, RubricResult, SectionResult, Verdict
+from grader.spec.report import Failure, Latency, Outcome, Report, RubricResult, SecondOpinion, SectionResult, Verdict
 
 MARKER = "<!-- grader-report -->"
 
@@ -58,11 +58,12 @@ def num(value: float | None, digits: int = 3) -> str:
 
 
 def render(report: Report) -> str:
-    parts = [MARKER, _head(report)]
+    parts = [MARKER, _head(report), _baseline(report)]
     if report.evaluated_on == "valid":
         parts.append("> [!NOTE]\n> **Self-check on the public validation split**: an estimate to fix problems "
                      "with, not a grade. The hidden test split was not used.")
-    parts += [_why(report), _failures(report), _self_check(report), _rubric(report), _metrics(report),
+    parts += [_why(report), _integrity(report), _borderline(report), _failures(report), _self_check(report),
+              _rubric(report), _metrics(report),
               _per_class(report), _latency(report.latency), _reproducibility(report), _warnings(report),
               _footer(report)]
     return "\n\n".join(p for p in parts if p) + "\n"
@@ -149,9 +150,20 @@ def _section(section: SectionResult) -> str:
             why += f"<br>**Reviewed by {cell(c.review.reviewer)}**: {cell(c.review.note)}"
         elif c.needs_review:
             why += "<br>_(to review by an interviewer)_"
+        if c.second_opinion is not None:
+            why += "<br>" + _second_opinion(c.second_opinion)
         name = code(c.id) + (" (required)" if c.required else "")
         rows.append(f"| {name} | {points} | {why} |")
     return "\n".join(rows)
+
+
+def _second_opinion(so: SecondOpinion) -> str:
+    """Another grader's verdict on a written answer, beside the automatic one and never counted."""
+    who = so.grader + (f", {so.model}" if so.model else "") + (", cached" if so.cached else "")
+    verdict = "no verdict" if so.fraction is None else f"{so.fraction:.0%} of the points"
+    points = ", ".join(f"{v.id} {v.verdict}" for v in so.key_points)
+    return cell(f"Second opinion ({who}; not counted): {verdict}" + (f" ({points})" if points else "")
+                + (f". {so.note}" if so.note else ""))
 
 
 def _rubric_notes(rubric: RubricResult) -> str:
@@ -167,8 +179,73 @@ def _metrics(report: Report) -> str:
         return ""
     where = "public validation split" if report.evaluated_on == "valid" else "hidden test split"
     names = list(report.metrics)
-    return (f"### Metrics on the {where}\n\n| {' | '.join(code(n) for n in names)} |\n"
-            f"|{' ---: |' * len(names)}\n| {' | '.join(num(report.metrics[n], 4) for n in names)} |")
+    table = (f"### Metrics on the {where}\n\n| | {' | '.join(code(n) for n in names)} |\n"
+             f"| --- |{' ---: |' * len(names)}\n| value | {' | '.join(num(report.metrics[n], 4) for n in names)} |")
+    if not report.metrics_ci:
+        return table + _calibration(report)
+    ci = report.metrics_ci
+    first = next(iter(ci.values()))
+    table += "\n| " + f"{first.level:.0%} interval | " + " | ".join(
+        f"{ci[n].low:.4f} – {ci[n].high:.4f}" if n in ci else "" for n in names) + " |"
+    table += (f"\n\n<sub>Intervals: {first.method}, {first.resamples:,} resamples of the split's rows "
+              "(fixed seed): how far each figure could move by sampling noise alone.</sub>")
+    return table + _calibration(report)
+
+
+def _calibration(report: Report) -> str:
+    cal = report.calibration
+    if cal is None:
+        return ""
+    return (f"\n\nCalibration of `predict_proba`: Brier score {num(cal.brier, 4)} (lower is better), expected "
+            f"calibration error {num(cal.expected_calibration_error, 4)}.")
+
+
+def _baseline(report: Report) -> str:
+    """The change of every figure from the baseline: what a pull request did, and whether it is real."""
+    base = report.baseline
+    if base is None:
+        return ""
+    from grader.evaluate.figures import get_figure
+
+    who = f" by **{inline(base.candidate)}**" if base.candidate else ""
+    sha = f", sha256 {code(base.submission_sha256[:12])}" if base.submission_sha256 else ""
+    lines = [f"### Change from the baseline\n\nAgainst {code(base.source)}{who}{sha}, which "
+             f"{'passed' if base.passed else 'did not pass'}. Metrics: the 95% interval of the change comes from a "
+             "paired bootstrap on the same hidden rows; a change whose interval holds 0 is within sampling noise.",
+             "", "| figure | baseline | this | change | 95% interval | |",
+             "| --- | ---: | ---: | ---: | ---: | --- |",
+             f"| score | {num(base.score.other, 1)} | {num(base.score.value, 1)} | {_signed(base.score.delta, 1)} "
+             "| | |"]
+    for name, d in base.metrics.items():
+        interval = f"{d.low:+.4f} – {d.high:+.4f}" if d.low is not None and d.high is not None else ""
+        verdict = "" if d.distinguishable is None else "**real change**" if d.distinguishable else "within noise"
+        lines.append(f"| {code(name)} | {num(d.other, 4)} | {num(d.value, 4)} | {_signed(d.delta, 4)} | {interval} "
+                     f"| {verdict} |")
+    for name, d in base.figures.items():
+        digits = get_figure(name).digits
+        lines.append(f"| {code(name)} | {num(d.other, digits)} | {num(d.value, digits)} | {_signed(d.delta, digits)} "
+                     "| | |")
+    lines += [f"\n- {inline(note)}" for note in base.notes]
+    return "\n".join(lines)
+
+
+def _signed(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:+,.{digits}f}"
+
+
+def _borderline(report: Report) -> str:
+    """Gates decided within sampling noise: the verdict follows the point estimate, a person should decide."""
+    gates = [r for r in report.pass_rule if r.borderline]
+    if not gates:
+        return ""
+    lines = []
+    for r in gates:
+        interval = f", interval {r.interval[0]:.4f} – {r.interval[1]:.4f}" if r.interval else ""
+        lines.append(f"- {code(r.rule)}: {num(r.value, 4)}{interval}, {'met' if r.met else 'not met'} by the "
+                     "point estimate, but the bound is inside the interval")
+    return ("### ⚖️ Within sampling noise: a person should decide\n\n" + "\n".join(lines)
+            + "\n\nThe verdict follows the point estimate; another sample of the same size could have gone "
+              "the other way.")
 
 
 def _per_class(report: Report) -> str:
@@ -220,6 +297,19 @@ def _warnings(report: Report) -> str:
     if not report.warnings:
         return ""
     return "### Warnings\n\n" + "\n".join(f"- {inline(w)}" for w in report.warnings)
+
+
+def _integrity(report: Report) -> str:
+    """Flags for a person to judge, near the top: they do not change the score, but they say whether to trust it."""
+    flags = report.integrity.flags
+    if not flags:
+        return ""
+    lines = [f"> [!WARNING]\n> **Integrity: {len(flags)} flag{'s' if len(flags) > 1 else ''} for a person to "
+             "review.** The score and verdict are unchanged; read the evidence before trusting them.", ""]
+    for f in flags:
+        lines.append(f"- **{f.kind}** ({f.severity}): {inline(f.message)}")
+        lines += [f"  - {inline(e)}" for e in f.evidence]
+    return "### Integrity\n\n" + "\n".join(lines)
 
 
 def _footer(report: Report) -> str:

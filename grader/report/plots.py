@@ -22,7 +22,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.typing import RcKeyType
 
-from grader.spec.report import Latency, PRCurve
+from grader.spec.report import Calibration, Latency, PRCurve
 
 if TYPE_CHECKING:
     from grader.spec.report import Report
@@ -105,6 +105,7 @@ def prerender(report: Report) -> None:
     confusion_matrix(report.confusion_matrix)
     pr_curves(report.curves)
     latency_cdf(report.latency)
+    reliability(report.calibration)
 
 
 @_drawn_once
@@ -214,3 +215,27 @@ def latency_cdf(latency: Latency) -> str | None:
         ax.set_ylabel("share of queries at most this fast (%)")
         ax.legend(loc="upper left", fontsize=8)
     return _svg(fig, "latency", "Latency distribution of the model against the measurement floor")
+
+
+@_drawn_once
+def reliability(calibration: Calibration | None) -> str | None:
+    """Reliability diagram: each bin's mean predicted probability against how often it was right, on the
+    diagonal of perfect calibration, with the bins' sizes as bars below (a point of three rows says little)."""
+    if calibration is None or not calibration.bins:
+        return None
+    bins = calibration.bins
+    with matplotlib.rc_context(STYLE):
+        fig = _figure(5.0, 4.6)
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+        top.plot([0, 1], [0, 1], color=FLOOR_COLOR, linestyle="--", linewidth=1, label="perfectly calibrated")
+        top.plot([b.mean_predicted for b in bins], [b.observed for b in bins], marker="o", color=MODEL_COLOR,
+                 markeredgecolor="white", linewidth=1.6, label=f"the model (Brier {calibration.brier:.3f})")
+        top.set_xlim(0, 1)
+        top.set_ylim(0, 1.02)
+        top.set_ylabel("observed share")
+        top.legend(loc="upper left", fontsize=8)
+        bottom.bar([(b.low + b.high) / 2 for b in bins], [b.count for b in bins], width=0.09, color=MODEL_COLOR,
+                   alpha=0.45)
+        bottom.set_ylabel("rows")
+        bottom.set_xlabel("predicted probability")
+    return _svg(fig, "reliability", "Reliability diagram: predicted probability against observed share")

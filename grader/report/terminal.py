@@ -34,14 +34,32 @@ def render(report: Report, console: Console | None = None) -> None:
     else:
         head = Text.assemble((label, style), f"   score {report.score:.1f}/100{mark}   task {report.task.id}")
     parts: list = [head]
+    if report.baseline is not None:
+        parts.append(_baseline(report))
+    for flag in report.integrity.flags:  # before the figures: they say whether to trust them
+        parts.append(Text.assemble((f"integrity flag ({flag.severity}), for a person to review: ", "bold magenta"),
+                                   f"{flag.kind}: {flag.message}", *(f"\n  - {e}" for e in flag.evidence)))
     if report.metrics:
         where = "Validation (public split)" if report.evaluated_on == "valid" else "Hidden test"
         table = Table(title=f"{where} metrics", title_justify="left", show_header=True)
         table.add_column("metric")
         table.add_column("value", justify="right")
+        ci = report.metrics_ci
+        if ci:
+            table.add_column(f"{next(iter(ci.values())).level:.0%} interval", justify="right")
         for name, value in report.metrics.items():
-            table.add_row(name, _fmt(value))
+            interval = [f"{ci[name].low:.3f} – {ci[name].high:.3f}" if name in ci else ""] if ci else []
+            table.add_row(name, _fmt(value), *interval)
+        if report.calibration is not None:
+            table.caption = (f"calibration: Brier {report.calibration.brier:.4f} (lower is better), expected "
+                             f"calibration error {report.calibration.expected_calibration_error:.4f}")
+            table.caption_justify = "left"
         parts.append(table)
+    for r in report.pass_rule:
+        if r.borderline:
+            parts.append(Text.assemble(("borderline: ", "bold yellow"), f"{r.rule} is {_fmt(r.value, 4)}, "
+                                       f"{'met' if r.met else 'not met'}, within sampling noise: a person should "
+                                       "decide"))
     if report.rubric is not None:
         parts.append(_rubric(report))
     if report.per_class and len(report.per_class) > 2:
@@ -83,6 +101,28 @@ def render(report: Report, console: Console | None = None) -> None:
     for w in report.warnings:
         parts.append(Text.assemble(("warning: ", "yellow"), w))
     console.print(Panel(Group(*parts), title="grader report", expand=False))
+
+
+def _baseline(report: Report) -> Table:
+    base = report.baseline
+    assert base is not None
+    table = Table(title=f"Change from the baseline {escape(base.source)} "
+                        f"({'passed' if base.passed else 'not passed'}; metrics with a paired 95% interval)",
+                  title_justify="left")
+    for col in ("figure", "baseline", "this", "change", "95% interval", ""):
+        table.add_column(col, justify="left" if col in ("figure", "") else "right")
+    score = base.score
+    table.add_row("score", _fmt(score.other, 1), _fmt(score.value, 1),
+                  "n/a" if score.delta is None else f"{score.delta:+.1f}", "", "")
+    for name, d in base.metrics.items():
+        interval = f"{d.low:+.3f} – {d.high:+.3f}" if d.low is not None and d.high is not None else ""
+        verdict = "" if d.distinguishable is None else "[bold]real[/]" if d.distinguishable else "[dim]noise[/]"
+        table.add_row(name, _fmt(d.other, 4), _fmt(d.value, 4), "n/a" if d.delta is None else f"{d.delta:+.4f}",
+                      interval, verdict)
+    for name, d in base.figures.items():
+        table.add_row(name, _fmt(d.other), _fmt(d.value), "n/a" if d.delta is None else f"{d.delta:+.3f}", "", "")
+    table.caption = escape("\n".join(base.notes))
+    return table
 
 
 def _ms(value: float | None) -> str:

@@ -12,12 +12,16 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from pydantic import ValidationError
 
 from grader.errors import GraderError, UsageError
 from grader.spec.report import Report
 
 REPORT_FILE = "report.json"
+#: The scored predictions beside a graded report: ``row``, ``prediction``, and ``proba_<class>`` columns when
+#: the model gave probabilities. Paired comparisons (``grader compare``, ``grader grade --baseline``) read it.
+PREDICTIONS_FILE = "predictions.csv"
 
 #: The other files written beside report.json, each by a module's ``render(report) -> str``.
 #: Imported when writing, so a broken renderer cannot stop the grader from starting.
@@ -67,3 +71,38 @@ def read_report(folder: Path) -> Report:
         return Report.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError as exc:
         raise GraderError(f"{path} is not a report this grader can read: {exc.errors()[0]['msg']}") from None
+
+
+def write_predictions(folder: Path, labels: np.ndarray, proba: np.ndarray | None, classes: list[str]) -> None:
+    """``predictions.csv``: the scored labels, and each class's probability when the model gave them."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"prediction": labels})
+    if proba is not None:
+        for i, cls in enumerate(classes):
+            frame[f"proba_{cls}"] = proba[:, i]
+    frame.to_csv(folder / PREDICTIONS_FILE, index_label="row", lineterminator="\n")
+
+
+def read_predictions(folder: Path, classes: list[str], rows: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The labels (and probabilities, columns in ``classes`` order, when every class has one) a report
+    folder's ``predictions.csv`` holds for the ``rows`` hidden rows it was graded on."""
+    import pandas as pd
+
+    path = folder / PREDICTIONS_FILE
+    hint = "pass a folder written by `grader grade --out` for a graded submission"
+    if not path.is_file():
+        raise UsageError(f"{path} not found: the report has no predictions to compare with", hint)
+    try:
+        frame = pd.read_csv(path, dtype={"prediction": str}, keep_default_na=False)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"{path} cannot be read: {exc}", hint) from None
+    if "prediction" not in frame or len(frame) != rows:
+        raise UsageError(f"{path} does not hold {rows} predictions in a 'prediction' column", hint)
+    unknown = sorted(set(frame["prediction"]) - set(classes))
+    if unknown:
+        raise UsageError(f"{path} has labels that are not the task's classes: {', '.join(unknown[:5])}", hint)
+    labels = frame["prediction"].to_numpy(dtype=object)
+    columns = [f"proba_{c}" for c in classes]
+    proba = frame[columns].to_numpy(dtype=float) if all(c in frame for c in columns) else None
+    return labels, proba

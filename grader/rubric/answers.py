@@ -46,6 +46,8 @@ class Answer:
     heading: str
     line: int
     sentences: list[Sentence] = field(default_factory=list)
+    #: The section as written, heading left out: what a person (or a language model) reads.
+    text: str = ""
 
     @property
     def prose_words(self) -> int:
@@ -100,6 +102,8 @@ def parse(text: str) -> list[Answer]:
             current = Answer(heading.group(2), number)
             answers.append(current)
             continue
+        if current is not None:
+            current.text += raw + "\n"
         line = raw.strip()
         if not line or heading or set(line) <= set("-|: "):
             flush()  # blank lines, other headings and table rules end a paragraph

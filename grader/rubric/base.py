@@ -19,7 +19,7 @@ from grader.spec.base import StrictModel
 
 if TYPE_CHECKING:
     from grader.sandbox.base import Sandbox
-    from grader.spec.report import Report, Requirement
+    from grader.spec.report import Report, Requirement, SecondOpinion
     from grader.spec.task import TaskSpec
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -57,6 +57,7 @@ class Outcome:
     evidence: list[str] = field(default_factory=list)
     needs_review: bool = False
     gate: Requirement | None = None
+    second_opinion: SecondOpinion | None = None
 
 
 class CriterionKind(abc.ABC):

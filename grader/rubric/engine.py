@@ -29,7 +29,8 @@ def grade(rubric: RubricSpec, ctx: Context) -> RubricResult:
             results.append(CriterionResult(
                 id=spec.id, kind=spec.kind, title=spec.title, points=points, max_points=max_points,
                 automatic_points=points, fraction=got, explanation=outcome.explanation, evidence=outcome.evidence,
-                needs_review=outcome.needs_review or got is None, required=spec.required, gate=outcome.gate))
+                needs_review=outcome.needs_review or got is None, required=spec.required, gate=outcome.gate,
+                second_opinion=outcome.second_opinion))
         sections.append(SectionResult(id=section.id, title=section.title, weight=section.weight, points=0,
                                       max_points=section.weight, automatic_points=0, criteria=results))
     return settle(RubricResult(id=rubric.id, version=rubric.version, title=rubric.title, pass_mark=rubric.pass_mark,
@@ -66,7 +67,8 @@ def _blocking(result: RubricResult, total: float, points: dict[str, float]) -> l
     for c in criteria(result):
         if c.gate is not None and not c.gate.met:
             value = "not measured" if c.gate.value is None else f"{c.gate.value:.4g}"
-            why.append(f"{c.id}: {c.gate.rule} is required to pass ({value})")
+            noise = " (within sampling noise: a person should decide)" if c.gate.borderline else ""
+            why.append(f"{c.id}: {c.gate.rule} is required to pass ({value}){noise}")
         if c.required and points[c.id] < c.max_points - 1e-9:
             why.append(f"{c.id} is required and earned {points[c.id]:g} of {c.max_points:g} points")
     return why

@@ -8,13 +8,16 @@ must reach for the submission to pass at all, whatever its total.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import model_validator
 
 from grader.errors import UnknownNameError
 from grader.evaluate.figures import Figure, get_figure
 from grader.rubric.base import Context, CriterionKind, CriterionSpec, Outcome, kinds
+
+if TYPE_CHECKING:
+    from grader.spec.report import Requirement
 
 
 class MetricSpec(CriterionSpec):
@@ -82,8 +85,11 @@ class MetricKind(CriterionKind):
         if spec.gate is not None:
             from grader.spec.report import Requirement  # not at import: loading a rubric needs no report
 
+            interval = ctx.report.metrics_ci.get(spec.figure)
             gate = Requirement(rule=spec.gate_rule() or "", value=value,
-                               met=value is not None and meets(value, spec.gate, figure))
+                               met=value is not None and meets(value, spec.gate, figure),
+                               borderline=interval is not None and interval.low <= spec.gate <= interval.high,
+                               interval=None if interval is None else [interval.low, interval.high])
         if value is None:
             why = "the run failed before it, or the task does not measure it"
             if figure.repeated_runs and ctx.report.reproducibility.runs < 2:
@@ -99,4 +105,14 @@ class MetricKind(CriterionKind):
                    f"{_fmt(spec.full, figure)} (all): {got:.0%} of the points")
         if gate is not None:
             why += f"; to pass, {gate.rule} is required ({'met' if gate.met else 'NOT met'})"
-        return Outcome(got, why, gate=gate)
+            if gate.borderline:
+                why += f"; {borderline_note(gate)}"
+        return Outcome(got, why, gate=gate, needs_review=gate is not None and gate.borderline)
+
+
+def borderline_note(gate: Requirement) -> str:
+    """Why a gate met (or missed) by a hair is for a person to decide: its bound is inside the interval."""
+    assert gate.interval is not None
+    low, high = gate.interval
+    return (f"within sampling noise: a person should decide (the 95% interval, {low:.4g} to {high:.4g}, "
+            "contains the bound)")

@@ -56,7 +56,9 @@ class SectionSpec(StrictModel):
 
 
 class RubricSpec(StrictModel):
-    version: Literal[1] = Field(description="Version of the rubric format.")
+    version: Literal[1, 2] = Field(description="Version of the rubric format: 2 adds the questions' `lexicon` and "
+                                              "their key points' `cues`; a version-1 rubric (terms and patterns) "
+                                              "still loads.")
     id: str = Field(pattern=ID_PATTERN)
     title: str
     description: str = ""
@@ -69,6 +71,10 @@ class RubricSpec(StrictModel):
         if abs(total - 100) > WEIGHT_TOLERANCE:
             parts = " + ".join(f"{s.id} {s.weight:g}" for s in self.sections)
             raise ValueError(f"section weights add up to {total:g} ({parts}), not 100")
+        if self.version < 2:
+            newer = [c.id for c in self.questions() if c.uses_version_2()]
+            if newer:
+                raise ValueError(f"question(s) {', '.join(newer)} use a lexicon or cues, which need `version: 2`")
         seen: set[str] = set()
         for ident in [s.id for s in self.sections] + [c.id for c in self.criteria()]:
             if ident in seen:

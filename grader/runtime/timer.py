@@ -11,7 +11,9 @@ candidate's process: the measurement floor.
 
 Order matters: single-item latency comes first, then the batches, and only then the whole
 hidden-test input in one call (for scoring), so no timed query carries an input the candidate has
-already seen, unless the loop needed more queries than there are inputs (counted as repeats).
+already seen, unless the loop needed more queries than there are inputs (counted as repeats). Last, when
+the host wrote a probe file, one untimed call of the rows it lists (``grader/data/twins.py``): the rows after
+the hidden ones in the inputs file never travel in a timed query or in the scored batch.
 
 Every input a timed query carries is encoded before the loops start (``codec.py``), so between
 two queries the timer only picks the next body; the clock covers the round trip alone.
@@ -50,7 +52,19 @@ class Inputs:
 
     def __init__(self, n: int, encoder: codec.FrameEncoder | codec.PickleEncoder) -> None:
         self.n, self.encoder = n, encoder
+        #: The hidden rows, first in the file: all the timed phase and the scored batch ever send. The rows
+        #: after them only travel in the untimed probe call (``probe``: its rows, in order).
+        self.timed = n
+        self.probe: list[int] | None = None
         self._singles: list[bytes] | None = None
+
+    def with_probe(self, path: str | None) -> Inputs:
+        """The probe file the host wrote beside the inputs (``{"timed": n, "rows": [...]}``), if any."""
+        if path:
+            with open(path, encoding="utf-8") as fh:
+                probe = json.load(fh)
+            self.timed, self.probe = int(probe["timed"]), [int(r) for r in probe["rows"]]
+        return self
 
     @classmethod
     def load(cls, suite: str, path: str) -> Inputs:
@@ -79,7 +93,7 @@ class Inputs:
     def encode_singles(self) -> None:
         """Encode every one-item query now, before any loop: timed loops then only pick a body."""
         if self._singles is None:
-            self._singles = [self.encoder.encode([i]) for i in range(self.n)]
+            self._singles = [self.encoder.encode([i]) for i in range(self.timed)]
 
 
 class Client:
@@ -128,7 +142,7 @@ def first(reply: dict[str, Any]) -> Any:
 class Session:
     def __init__(self, client: Client, inputs: Inputs, settings: dict[str, Any], emit: Callable[..., None]) -> None:
         self.client, self.inputs, self.settings, self.emit = client, inputs, settings, emit
-        self.order = list(range(inputs.n))
+        self.order = list(range(inputs.timed))
         random.Random(settings["seed"]).shuffle(self.order)
         self.sent = 0  # position in self.order of the next item to send
         self.step = "starting"
@@ -137,7 +151,7 @@ class Session:
         """The next ``k`` items in the shuffled order, and how many of them were sent before."""
         start = self.sent
         self.sent += k
-        n = self.inputs.n
+        n = self.inputs.timed
         return [self.order[i % n] for i in range(start, start + k)], max(0, min(k, self.sent - n))
 
     def call(self, header: dict[str, Any], body: bytes = b"") -> tuple[dict[str, Any], int]:
@@ -166,7 +180,7 @@ class Session:
                 idx, again = self.next_items(1)
                 repeats += again
             else:
-                idx = [self.order[len(samples) % self.inputs.n]]
+                idx = [self.order[len(samples) % self.inputs.timed]]
             body = self.inputs.body(idx)  # encoded before the loop; the clock starts in call()
             reply, ns = self.call({"op": op, "label": label}, body)
             if not reply.get("ok"):
@@ -180,8 +194,8 @@ class Session:
     def batches(self, lat: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
         for size in lat["batch_sizes"]:
-            if size > self.inputs.n:
-                out.append({"batch_size": size, "skipped": f"larger than the {self.inputs.n} inputs"})
+            if size > self.inputs.timed:
+                out.append({"batch_size": size, "skipped": f"larger than the {self.inputs.timed} inputs"})
                 continue
             times: list[int] = []
             repeats = 0
@@ -232,8 +246,12 @@ class Session:
             if any("error" in b for b in batches):
                 return
         self.step = wire.PREDICTIONS
-        reply, ns = self.call({"op": "predict", "proba": True}, self.inputs.body(list(range(self.inputs.n))))
-        self.emit(wire.PREDICTIONS, ns=ns, n=self.inputs.n, reply=reply)
+        reply, ns = self.call({"op": "predict", "proba": True}, self.inputs.body(list(range(self.inputs.timed))))
+        self.emit(wire.PREDICTIONS, ns=ns, n=self.inputs.timed, reply=reply)
+        if self.inputs.probe and reply.get("ok"):  # untimed, after everything that is measured or scored
+            self.step = wire.PROBE
+            reply, ns = self.call({"op": "predict", "proba": True}, self.inputs.body(self.inputs.probe))
+            self.emit(wire.PROBE, ns=ns, n=len(self.inputs.probe), reply=reply)
 
 
 def _peak_rss_mb(pid: int | None) -> float | None:
@@ -261,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--socket", required=True)
     ap.add_argument("--suite", required=True)
     ap.add_argument("--inputs", required=True, help="the inputs file of the suite")
+    ap.add_argument("--probe", default=None, help="the probe file beside the inputs, if any")
     ap.add_argument("--out", required=True)
     ap.add_argument("--settings", required=True, help="JSON: seed, noop_label, latency (or null)")
     ap.add_argument("--connect-timeout", type=float, default=120.0)
@@ -274,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         os.fsync(out.fileno())
 
     emit(wire.STARTED, pid=os.getpid(), uid=os.getuid())
-    inputs = Inputs.load(args.suite, args.inputs)
-    emit(wire.INPUTS, n=inputs.n)
+    inputs = Inputs.load(args.suite, args.inputs).with_probe(args.probe)
+    emit(wire.INPUTS, n=inputs.timed)
     sock = connect(args.socket, args.connect_timeout)
     session = Session(Client(sock), inputs, settings, emit)
     try:

@@ -32,9 +32,9 @@ EXIT_PROTOCOL = 5
 #: The timer's events file, in its output folder.
 EVENTS_FILE = "events.jsonl"
 #: Event names, in the order a whole conversation emits them (``gone`` ends one early).
-STARTED, INPUTS, HELLO, FLOOR, LOAD, LATENCY, BATCHES, PREDICTIONS, READS, GONE, RESOURCES, DONE = (
-    "started", "inputs", "hello", "floor", "load", "latency", "batches", "predictions", "reads", "gone", "resources",
-    "done")
+STARTED, INPUTS, HELLO, FLOOR, LOAD, LATENCY, BATCHES, PREDICTIONS, PROBE, READS, GONE, RESOURCES, DONE = (
+    "started", "inputs", "hello", "floor", "load", "latency", "batches", "predictions", "probe", "reads", "gone",
+    "resources", "done")
 
 
 class WireError(Exception):
@@ -219,6 +219,8 @@ class TimerEvents:
     latency: Stream | None = None
     batches: list[Batch] | None = None
     predictions: Predictions | None = None
+    #: The untimed probe call after the full batch (``grader/data/twins.py``); None when there was none.
+    probe: Predictions | None = None
     reads: Reads | None = None
     gone: Gone | None = None
     resources: Resources | None = None
@@ -234,7 +236,8 @@ class TimerEvents:
                    latency=get(LATENCY, Stream.parse),
                    batches=get(BATCHES, lambda d: [Batch.parse(b) for b in d.get("batches") or []
                                                    if isinstance(b, dict)]),
-                   predictions=get(PREDICTIONS, Predictions.parse), reads=get(READS, Reads.parse),
+                   predictions=get(PREDICTIONS, Predictions.parse), probe=get(PROBE, Predictions.parse),
+                   reads=get(READS, Reads.parse),
                    gone=get(GONE, Gone.parse), resources=get(RESOURCES, Resources.parse))
 
 

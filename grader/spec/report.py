@@ -58,6 +58,38 @@ class Requirement(_Model):
     rule: str
     value: float | None
     met: bool
+    borderline: bool = Field(default=False, description="The bound lies inside the figure's 95% interval: met or "
+                                                        "not, the difference is within sampling noise and a person "
+                                                        "should decide. `met` still follows the point estimate.")
+    interval: list[float] | None = Field(default=None, description="[low, high] of the figure's interval "
+                                                                   "(`metrics_ci`), when it has one.")
+
+
+class MetricInterval(_Model):
+    """A figure's confidence interval on the evaluated split: how far it could move by sampling noise alone."""
+
+    low: float
+    high: float
+    level: float = Field(description="Coverage, 0.95 for a 95% interval.")
+    method: str = Field(description="How it was computed: `stratified percentile bootstrap` (resampling rows "
+                                    "within each true class, so every resample keeps the split's class counts).")
+    resamples: int
+
+
+class PairedDifference(_Model):
+    """The change of a figure from another grading (``value - other``). For a metric, with the interval of
+    that change from a paired bootstrap on the same rows (the same resampled rows score both); for other
+    figures (score, latency) the change alone."""
+
+    value: float | None = Field(description="The metric here.")
+    other: float | None = Field(description="The metric of the other predictions.")
+    delta: float | None = Field(description="value - other.")
+    low: float | None = None
+    high: float | None = None
+    level: float = 0.95
+    resamples: int = 0
+    distinguishable: bool | None = Field(default=None, description="The interval of the change excludes 0: the "
+                                                                   "difference is more than sampling noise.")
 
 
 class LatencyStats(_Model):
@@ -181,6 +213,22 @@ class Reproducibility(_Model):
     explanation: list[str] = Field(default_factory=list, description="What the figures mean, in plain words.")
 
 
+class BaselineComparison(_Model):
+    """``grader grade --baseline``: every figure against a previous grading of the same task (an earlier
+    revision, the main branch), metrics with the paired interval of their change."""
+
+    source: str = Field(description="The baseline's report folder.")
+    candidate: str | None = None
+    submission_sha256: str | None = None
+    started_at: str | None = None
+    passed: bool = Field(description="Whether the baseline passed.")
+    score: PairedDifference
+    metrics: dict[str, PairedDifference] = Field(default_factory=dict)
+    figures: dict[str, PairedDifference] = Field(default_factory=dict, description="Latency, reproducibility: "
+                                                                                   "the change, no interval.")
+    notes: list[str] = Field(default_factory=list)
+
+
 class Review(_Model):
     """An interviewer's judgement of one criterion, on top of the automatic one."""
 
@@ -188,6 +236,29 @@ class Review(_Model):
     note: str
     reviewer: str
     at: str = Field(description="When, ISO 8601 with time zone.")
+
+
+class KeyPointVerdict(_Model):
+    """One grader's verdict on one key point of a written answer."""
+
+    id: str
+    verdict: Literal["covered", "partial", "missing", "contradicted"]
+    quote: str | None = Field(default=None, description="The answer's words the verdict rests on.")
+    reason: str = ""
+    quote_found: bool | None = Field(default=None, description="Whether the quote is in the answer (a verdict "
+                                                               "quoting words the answer does not have is void).")
+
+
+class SecondOpinion(_Model):
+    """Another grader's view of a written answer (a language model's, when one is configured), shown beside
+    the automatic points. It never changes them."""
+
+    grader: str = Field(description="The question grader's registered name.")
+    model: str | None = None
+    fraction: float | None = Field(description="The share of the points it would give; null: no verdict.")
+    key_points: list[KeyPointVerdict] = Field(default_factory=list)
+    note: str = Field(default="", description="Why there is no verdict, or what to be wary of.")
+    cached: bool = False
 
 
 class CriterionResult(_Model):
@@ -204,6 +275,8 @@ class CriterionResult(_Model):
     required: bool = Field(default=False, description="The submission passes only with this criterion's full points.")
     gate: Requirement | None = Field(default=None, description="A figure the submission must reach to pass.")
     review: Review | None = None
+    second_opinion: SecondOpinion | None = Field(default=None, description="Written answers: another grader's "
+                                                 "verdict, shown beside the automatic one; never counted.")
 
 
 class SectionResult(_Model):
@@ -248,6 +321,56 @@ class PRCurve(_Model):
     recall: list[float]
     operating_precision: float = Field(description="Precision of the submitted labels for this class.")
     operating_recall: float = Field(description="Recall of the submitted labels for this class.")
+
+
+IntegrityKind = Literal["implausible_score", "memorised_rows", "order_dependent"]
+
+
+class IntegrityFlag(_Model):
+    """Something about a result a person should look at before trusting it. A flag never fails a submission."""
+
+    kind: IntegrityKind
+    severity: Literal["warning", "high"] = Field(description="high: hard to explain without access to the answers.")
+    message: str
+    evidence: list[str] = Field(default_factory=list, description="The figures behind the flag, in words.")
+    figures: dict[str, float] = Field(default_factory=dict, description="The same figures, by name.")
+    needs_review: bool = True
+
+
+class Integrity(_Model):
+    """Flags that put a grading in front of a person, with the evidence; the score and verdict are unchanged."""
+
+    flags: list[IntegrityFlag] = Field(default_factory=list)
+    checked: list[str] = Field(default_factory=list, description="The checks that ran.")
+    notes: list[str] = Field(default_factory=list, description="Checks that could not run, and why.")
+
+    @property
+    def needs_review(self) -> bool:
+        return any(f.needs_review for f in self.flags)
+
+
+class ReliabilityBin(_Model):
+    """Predictions whose probability fell in ``[low, high)`` (the last bin includes 1): how sure they were
+    on average, and how often they were right."""
+
+    low: float
+    high: float
+    count: int
+    mean_predicted: float
+    observed: float
+
+
+class Calibration(_Model):
+    """Whether ``predict_proba`` means what it says: of the items given 0.8, are 80% positive?"""
+
+    brier: float = Field(description="Mean squared error of the probabilities; lower is better, 0 is perfect. "
+                                     "Binary: of the positive class's column (a constant at the base rate scores "
+                                     "rate * (1 - rate)); multiclass: summed over the classes (0 to 2).")
+    scored: str = Field(description="What the bins are of: the positive class's probability (binary), or each "
+                                    "row's highest probability against whether that class was right (multiclass).")
+    bins: list[ReliabilityBin] = Field(default_factory=list, description="Ten equal-width bins; empty ones left out.")
+    expected_calibration_error: float = Field(description="Mean gap between `observed` and `mean_predicted`, "
+                                                          "weighted by the bins' counts.")
 
 
 class PhaseRun(_Model):
@@ -353,6 +476,9 @@ class Report(_Model):
         default="test", description="test: the hidden test split (a grade); valid: the public validation split "
                                     "(`grader check`, a self-check, not a grade).")
     metrics: dict[str, float | None] = Field(default_factory=dict)
+    metrics_ci: dict[str, MetricInterval] = Field(
+        default_factory=dict, description="A 95% interval of each metric in `metrics` that has one (stratified "
+                                          "bootstrap with a fixed seed: the same predictions give the same interval).")
     per_class: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="Per class: precision, recall, f1 and support on the evaluated split.")
     confusion_matrix: dict[str, Any] | None = None
@@ -362,9 +488,15 @@ class Report(_Model):
     reproducibility: Reproducibility = Field(default_factory=Reproducibility)
     failures: list[Failure] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    calibration: Calibration | None = Field(default=None, description="Brier score and reliability bins, when "
+                                                                     "predict_proba gave probabilities.")
+    baseline: BaselineComparison | None = Field(default=None, description="`grader grade --baseline`: the "
+                                                                      "change of every figure from a previous grading.")
     pass_rule: list[Requirement] = Field(default_factory=list, description="What passing requires, each with its "
                                          "value: the rubric's pass mark, gates and required criteria.")
     rubric: RubricResult | None = None
+    integrity: Integrity = Field(default_factory=Integrity, description="Flags for a person to judge (an implausible "
+                                 "score, ...), with their evidence; never part of the score or the verdict.")
     self_check: list[str] = Field(default_factory=list, description="`grader check`: what the candidate can still "
                                                                     "fix before handing the submission in.")
     phases: dict[str, PhaseRun] = Field(default_factory=dict)

@@ -91,6 +91,25 @@ class TaskRubric(StrictModel):
     criteria: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
+class TaskExpectations(StrictModel):
+    """What the task's own solutions reach on the hidden test split, per metric: a graded result far beyond
+    them is flagged for a person to look at (``integrity.flags``, kind ``implausible_score``), never failed.
+
+    ``reference`` is measured (``grader task validate`` grades the reference and says when it differs);
+    ``strong`` is the best the task's author has seen a solution reach (other seeds, other models)."""
+
+    reference: dict[str, float] = Field(description="Metric -> what examples/reference reaches at the task's seed.")
+    strong: dict[str, float] = Field(default_factory=dict, description="Metric -> what a strong solution reaches; "
+                                     "a metric left out falls back to reference.")
+    margin: float = Field(default=0.05, ge=0, le=1, description="How far past the strong figure the lower end of a "
+                          "result's 95% interval must lie to be flagged.")
+
+    def ceiling(self, metric: str) -> float | None:
+        """The best a genuine solution is known to reach on ``metric``, or None when the task does not say."""
+        known = [v for v in (self.reference.get(metric), self.strong.get(metric)) if v is not None]
+        return max(known) if known else None
+
+
 class TaskSpec(StrictModel):
     version: Literal[1] = Field(description="Version of the task spec format.")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$")
@@ -110,6 +129,8 @@ class TaskSpec(StrictModel):
     reproducibility: ReproducibilitySettings = Field(default_factory=ReproducibilitySettings)
     seed: int = 20261122
     rubric: TaskRubric = Field(default_factory=TaskRubric)
+    expected: TaskExpectations | None = Field(default=None, description="What the task's reference and a strong "
+                                              "solution reach: results far beyond are flagged for review.")
 
     _root: Path | None = PrivateAttr(default=None)
 
@@ -139,6 +160,11 @@ class TaskSpec(StrictModel):
         for name in self.metrics:
             if name not in registry:
                 raise ValueError(str(UnknownNameError("metric", name, registry.names())))
+        if self.expected is not None:
+            for name in {*self.expected.reference, *self.expected.strong}:
+                if name not in self.metrics:
+                    raise ValueError(f"expected names metric {name!r}, which is not in this task's metrics "
+                                     f"{self.metrics}")
         return self
 
     def rubric_spec(self) -> RubricSpec:

@@ -55,6 +55,15 @@ def test_every_figure_is_flattened_and_missing_ones_are_left_out():
     assert len(odd) == 1 and found[odd[0]] == 0.9  # made safe, and still unique
 
 
+def test_intervals_are_logged_beside_their_metric():
+    from grader.spec.report import MetricInterval
+
+    report = small_report(metrics_ci={"recall": MetricInterval(low=0.64, high=0.75, level=0.95, method="m",
+                                                               resamples=10)})
+    found = metrics(report)
+    assert found["metrics.recall.ci_low"] == 0.64 and found["metrics.recall.ci_high"] == 0.75
+
+
 def test_params_and_tags_say_what_was_graded_and_how_it_ended():
     report = small_report()
     report.submission.candidate = "ada"
@@ -141,12 +150,17 @@ def test_the_reports_of_an_experiment_come_back_for_comparison(graded, tmp_path)
     assert log_grading(report.model_copy(deep=True), None, tracking) is not None  # no files: skipped
     paths = download_reports(tracking, report.task.id, tmp_path / "dl")
     assert len(paths) == 2 and all(p.name == "report.json" and p.is_file() for p in paths)
+    assert all((p.parent / "predictions.csv").is_file() for p in paths)  # for the paired comparison
     with pytest.raises(GraderError, match="no MLflow experiment named 'nlp/nope'"):
         download_reports(tracking, "nlp/nope", tmp_path / "dl")
     table = subprocess.run([*GRADER, "compare", "--mlflow", report.task.id, "--mlflow-uri", tracking.uri, "--json"],
                            capture_output=True, text=True, timeout=300)
     assert table.returncode == 0, table.stderr
-    assert len(json.loads(table.stdout)["rows"]) == 2
+    rows = json.loads(table.stdout)["rows"]
+    assert len(rows) == 2
+    # The same predictions twice: the second row is within sampling noise of the first on every metric.
+    assert rows[1]["versus_best"] and all(not d["distinguishable"] and d["delta"] == 0
+                                          for d in rows[1]["versus_best"].values())
 
 
 @pytest.fixture(scope="module")

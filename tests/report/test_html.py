@@ -136,7 +136,8 @@ def test_graded_report_has_its_sections_and_figures():
     for heading in ("Why", "What passing requires", "Metrics on the hidden test split", "Latency and footprint",
                     "Reproducibility", "Written answers", "Interviewer reviews", "Environment"):
         assert heading in page.text, heading
-    assert [a["id"] for tag, a in page.tags if tag == "figure"] == ["confusion-matrix", "pr-curve", "latency-cdf"]
+    assert [a["id"] for tag, a in page.tags if tag == "figure"] == ["confusion-matrix", "pr-curve", "reliability",
+                                                                    "latency-cdf"]
     curve = report.curves[0]
     assert f"Average precision {curve.average_precision:,.3f}" in page.text
     assert report.environment.sandbox.image in page.text
@@ -391,7 +392,7 @@ def test_graded_reference_in_a_real_browser(chromium, docker_box, tmp_path):
                         "Written answers", "Interviewer reviews", "Environment"):
             assert page.get_by_role("heading", level=2, name=heading, exact=True).is_visible(), heading
         assert page.get_by_role("heading", name=f"Rubric: {report.rubric.title}").is_visible()
-        opened.plots(3)
+        opened.plots(4)  # confusion matrix, precision-recall, reliability, latency
         top = page.evaluate("document.getElementById('verdict').getBoundingClientRect().top")
         assert top < 300, "the verdict must be the first thing a reader sees"
         opened.check_clean()
@@ -442,7 +443,8 @@ def test_every_fixture_renders_in_a_real_browser(chromium, named_report, tmp_pat
         assert opened.page.locator("#verdict").is_visible()
         assert opened.page.get_by_role("heading", level=2, name="Environment", exact=True).is_visible()
         figures = sum(x is not None for x in (plots.confusion_matrix(report.confusion_matrix),
-                                              plots.pr_curves(report.curves), plots.latency_cdf(report.latency)))
+                                              plots.pr_curves(report.curves), plots.reliability(report.calibration),
+                                              plots.latency_cdf(report.latency)))
         opened.plots(figures)
         opened.check_clean()
     finally:

@@ -47,3 +47,30 @@ def test_a_missing_figure_scores_nothing_and_says_why(ctx):
     ctx.report.reproducibility.runs = 1
     c = _one(ctx, metric("spread", "reproducibility.seed_spread", zero=0.1, full=0.0))
     assert "trained only once" in c.explanation
+
+
+def test_a_gate_inside_the_interval_is_borderline_and_for_review(ctx):
+    """precision 0.55 against a gate of 0.56 with a 95% interval 0.50-0.60: not met by the point estimate (the
+    verdict does not move) but within sampling noise, so flagged for a person."""
+    from grader.rubric.engine import settle_report
+    from grader.spec.report import MetricInterval
+
+    ctx.report.metrics_ci = {"precision": MetricInterval(low=0.50, high=0.60, level=0.95, method="m", resamples=10)}
+    result = grade(rubric(section("s", 100, metric("p", "precision", threshold=0.3, gate=0.56))), ctx)
+    c = result.sections[0].criteria[0]
+    assert c.gate is not None and not c.gate.met and c.gate.borderline and c.gate.interval == [0.50, 0.60]
+    assert c.points == 100.0 and c.needs_review and "p" in result.needs_review
+    assert "within sampling noise: a person should decide" in c.explanation
+    assert not result.passed and "(within sampling noise: a person should decide)" in result.not_passed_because[0]
+    ctx.report.rubric = result
+    settle_report(ctx.report)
+    assert [r.borderline for r in ctx.report.pass_rule] == [False, True] and not ctx.report.passed
+
+
+def test_a_gate_outside_the_interval_is_not_borderline(ctx):
+    from grader.spec.report import MetricInterval
+
+    ctx.report.metrics_ci = {"precision": MetricInterval(low=0.52, high=0.58, level=0.95, method="m", resamples=10)}
+    c = _one(ctx, metric("p", "precision", threshold=0.3, gate=0.5))
+    assert c.gate is not None and c.gate.met and not c.gate.borderline and not c.needs_review
+    assert "sampling noise" not in c.explanation

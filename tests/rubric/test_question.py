@@ -25,12 +25,14 @@ QUESTION = {
     ],
 }
 SPEC = QuestionSpec.model_validate(QUESTION)
+#: The same question without a length share, for tests of what counts.
+ANY_LENGTH = QuestionSpec.model_validate({**QUESTION, "min_words": 0})
 
 
-def _grade(text: str):
+def _grade(text: str, spec: QuestionSpec = SPEC):
     found = md.find(md.parse(textwrap.dedent(text)), "rollout")
     assert found is not None
-    return grade_answer(SPEC, found)
+    return grade_answer(spec, found)
 
 
 GOOD = """
@@ -79,11 +81,67 @@ def test_keyword_stuffing_scores_nothing_and_is_called_out(stuffing):
     assert "not counted" in outcome.explanation
 
 
-def test_one_sentence_backs_at_most_two_key_points():
-    text = ("## rollout\nWe would use a shadow deployment, then a canary, then a rollback plan, all judged on recall "
-            "over a long period of several weeks in production.\n")
-    outcome = _grade(text)
-    assert "covers 2 of 4" in outcome.explanation
+def test_one_sentence_may_say_several_key_points():
+    text = ("## rollout\nI would run it in shadow mode for a week, then give a canary slice to it, judged on recall, "
+            "and roll back if anything looks wrong.\n")
+    outcome = _grade(text, ANY_LENGTH)
+    assert "covers 4 of 4" in outcome.explanation and outcome.fraction == 1.0
+    assert 'matched: shadow' in outcome.evidence[0]
+
+
+def test_terms_of_several_points_in_a_list_only_name_them():
+    named = _grade("## rollout\nOur release process includes shadow deployments, canary releases, recall tracking "
+                   "and fast rollback for every model we build.\n", ANY_LENGTH)
+    assert named.fraction == pytest.approx(0.25)  # every point named: a quarter of its weight
+    assert "covers 0 of 4" in named.explanation and "named in a list of terms" in named.explanation
+    said = _grade("## rollout\nWe would run it in shadow mode for two weeks so its recall can be compared with the "
+                  "live model, then move a canary slice of traffic to it.\n", ANY_LENGTH)
+    assert said.fraction == 0.8
+
+
+def test_a_denied_key_point_earns_nothing_and_costs_half_its_weight():
+    outcome = _grade("## rollout\nI would not bother with shadow mode for a model like this one, and a canary "
+                     "release is unnecessary here; it simply takes all the traffic at once when it is ready.\n",
+                     ANY_LENGTH)
+    assert outcome.fraction == 0.0
+    assert "says the opposite" in outcome.explanation and "'not'" in outcome.explanation
+    assert "'unnecessary'" in outcome.explanation
+    mixed = _grade("## rollout\nThe model would first run in shadow mode, not only to compare its recall with the "
+                   "live one but also to check latency, and there is no need for a canary release after that.\n",
+                   ANY_LENGTH)
+    assert "covers 2 of 4 key points (shadow, metrics)" in mixed.explanation  # "not only" is not a negation
+    assert mixed.fraction == pytest.approx((1 + 2 - 0.5) / 5)
+
+
+def test_restating_the_question_and_asking_it_back_earn_nothing():
+    spec = QuestionSpec.model_validate({**QUESTION, "question": "How would you roll back a canary release?"})
+    found = md.find(md.parse("## rollout\nHow would I roll back a canary release? I would roll back the canary "
+                             "release by rolling it back when a roll back of the canary release is needed.\n"),
+                    "rollout")
+    outcome = grade_answer(spec, found)  # type: ignore[arg-type]
+    assert outcome.fraction == 0.0
+    assert "only repeat the question's words" in outcome.explanation or "asked back" in outcome.explanation
+
+
+def test_cues_say_a_point_in_other_words():
+    spec = QuestionSpec.model_validate({
+        **QUESTION, "min_words": 0, "lexicon": {"live": ["live", "current", "production", "champion"]},
+        "key_points": [{"id": "gate", "description": "Compares the new model with the live one.",
+                        "cues": ["compare|beat|outperform + @live", "/\\bA\\s*\\|\\s*B\\b/"]}]})
+    said = md.find(md.parse("## rollout\nThe new one must beat the current model on last month's data before "
+                            "anything else happens to it.\n"), "rollout")
+    far = md.find(md.parse("## rollout\nThe new one must beat the old baseline on the data of last month, and the "
+                           "people who run the platform team would then decide about production.\n"), "rollout")
+    assert grade_answer(spec, said).fraction == 1.0  # type: ignore[arg-type]
+    assert "matched: beat + current" in grade_answer(spec, said).evidence[0]  # type: ignore[arg-type]
+    assert grade_answer(spec, far).fraction == 0.0  # type: ignore[arg-type]  # "beat" and "production" too far apart
+    assert spec.cues("gate")[1].groups[0][0].search("an A | B test")  # a '|' inside /regex/ is the regex's
+
+
+def test_evidence_quotes_the_sentence_and_the_words_that_earned_it():
+    outcome = _grade(GOOD)
+    assert outcome.evidence[0].endswith('(matched: shadow)')
+    assert outcome.evidence[1].startswith('canary: line 6: "Then it would take a canary slice of traffic')
 
 
 def test_short_answers_earn_a_share_of_the_points():
@@ -115,3 +173,13 @@ def test_the_examples_answers_rank_as_they_should():
         parsed = md.parse((EXAMPLES / name / "ANSWERS.md").read_text())
         scores[name] = [grade_answer(q, md.find(parsed, q.id)).fraction for q in questions]  # type: ignore[arg-type]
     assert min(scores["reference"]) >= 0.8 and max(scores["baseline"]) <= 0.5
+
+
+@pytest.mark.parametrize("task", ["tabular/credit-default", "nlp/food-reviews", "cv/fashion-mnist"])
+def test_every_reference_answer_earns_full_points(task):
+    from grader.paths import tasks_dir
+
+    parsed = md.parse((tasks_dir() / task / "examples" / "reference" / "ANSWERS.md").read_text())
+    for q in get_rubric("ml-engineer").questions():
+        outcome = grade_answer(q, md.find(parsed, q.id))  # type: ignore[arg-type]
+        assert outcome.fraction >= 0.95, (q.id, outcome.explanation)

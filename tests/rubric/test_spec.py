@@ -42,8 +42,16 @@ def _criterion(data: dict, cid: str) -> dict:
      "criterion 'recall': unknown criterion kind 'metrc'\n  hint: did you mean 'metric'"),
     (lambda d: d["sections"][0].update(weight=30), r"section weights add up to 95 \(model-quality 30"),
     (lambda d: _criterion(d, "serving-latency").update(key_points=[]), "a question needs at least one key point"),
-    (lambda d: _criterion(d, "serving-latency")["key_points"][0].update(terms=[], patterns=[]),
-     "key point 'measured' has neither terms nor patterns"),
+    (lambda d: _criterion(d, "serving-latency")["key_points"][0].update(terms=[], patterns=[], cues=[]),
+     "key point 'measured' has no terms, patterns or cues"),
+    (lambda d: _criterion(d, "serving-latency")["key_points"][0].update(cues=["@durations + @timing"]),
+     r"cue '@durations \+ @timing': unknown lexicon entry '@durations' \(the question's lexicon has: component"),
+    (lambda d: _criterion(d, "serving-latency")["key_points"][0].update(cues=["/(unclosed|x/ + ms"]),
+     r"'/\(unclosed\|x/' is not a regular expression"),
+    (lambda d: _criterion(d, "serving-latency")["key_points"][0].update(cues=["ms| + timed"]),
+     "an empty alternative"),
+    (lambda d: d.update(version=1), r"question\(s\) serving-latency, drift-monitoring, retraining-rollback, "
+                                    r"explaining-errors use a lexicon or cues, which need `version: 2`"),
     (lambda d: _criterion(d, "serving-latency")["key_points"][0].update(patterns=["(unclosed"]),
      "is not a regular expression"),
     (lambda d: _criterion(d, "recall").update(figure="recal"), "did you mean 'recall'"),
@@ -53,7 +61,7 @@ def _criterion(data: dict, cid: str) -> dict:
     (lambda d: _criterion(d, "tests").update(check="test_present"), "did you mean 'tests_present'"),
     (lambda d: _criterion(d, "tests").update(colour="red"), "criterion 'tests': unknown key 'colour'"),
     (lambda d: _criterion(d, "tests").update(id="recall"), "id 'recall' is used twice"),
-    (lambda d: d.update(version=2), "'version'"),
+    (lambda d: d.update(version=3), "'version'"),
     (lambda d: d.update(pass_mark=120), "'pass_mark'"),
 ])
 def test_rubric_errors_are_specific(tmp_path, change, message):
