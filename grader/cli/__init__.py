@@ -20,6 +20,7 @@ from grader.errors import GraderError
 
 COMMANDS = {
     "answers": LazyCommand("grader.cli.answers:answers", "Grade written answers alone, without running any code."),
+    "batch": LazyCommand("grader.cli.batch:batch", "Grade many submissions, N at a time, into cohort files."),
     "check": LazyCommand("grader.cli.grade:check", "Self-check a submission on public data before handing it in."),
     "compare": LazyCommand("grader.cli.compare:compare", "Compare candidates of one task side by side."),
     "grade": LazyCommand("grader.cli.grade:grade", "Grade a submission (folder, .zip or .tar.gz), write the reports."),

@@ -11,6 +11,7 @@ import jinja2
 
 from grader.compare.noise import LEGEND, WITHIN_NOISE, mark
 from grader.compare.table import Comparison, cell_text, sort_names
+from grader.spec.similarity import SimilarityReport
 
 
 def _environment() -> jinja2.Environment:
@@ -48,11 +49,12 @@ def _cells(comparison: Comparison, index: int) -> list[dict[str, str]]:
     return cells
 
 
-def render(comparison: Comparison) -> str:
+def render(comparison: Comparison, similarity: SimilarityReport | None = None) -> str:
+    """The page; with ``similarity`` (``grader batch``'s cohort.html), also the cohort's flagged pairs."""
     table = [{"source": row.source, "unreadable": row.unreadable, "cells": _cells(comparison, i)}
              for i, row in enumerate(comparison.rows)]
     sort_key = sort_names(comparison.columns)[comparison.sort].key
     return _environment().get_template("compare/table.html.j2").render(
         task=comparison.task, columns=comparison.columns, rows=comparison.rows, table=table,
         sort=comparison.sort, sort_key=sort_key, legend=LEGEND if any(comparison.differences) else "",
-        noise_notes=comparison.noise_notes)
+        noise_notes=comparison.noise_notes, similarity=similarity)

@@ -69,7 +69,7 @@ def _sample_size(metric: str, report: Report, task: TaskSpec) -> int | None:
 def lower_bound(metric: str, value: float, report: Report, task: TaskSpec) -> Bound | None:
     """The interval's low end from ``metrics_ci`` when the report has it, else a Wilson bound on the items
     the figure counts (an approximation for f1 and ranking metrics, which have no single denominator)."""
-    ci = getattr(report, "metrics_ci", {}).get(metric)
+    ci = report.metrics_ci.get(metric)
     if ci is not None:
         return Bound(float(ci.low), f"{ci.level:.0%} {ci.method} interval")
     n = _sample_size(metric, report, task)

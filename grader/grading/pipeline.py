@@ -11,6 +11,7 @@ only a bug in the grader itself raises. The report is written once, on every pat
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import tempfile
@@ -101,7 +102,8 @@ class Grader:
 
     def __init__(self, sandbox: Sandbox, *, tasks_root: Path | None = None, progress: Progress | None = None,
                  seed: int | None = None, task_overrides: Mapping[str, object] | None = None,
-                 check: bool = False, tracking: Tracking | None = None, baseline: Path | None = None) -> None:
+                 check: bool = False, tracking: Tracking | None = None, baseline: Path | None = None,
+                 latency_lock: bool | workers.MachineLock = True) -> None:
         """``task_overrides`` change sections of every task graded (``{"reproducibility": {"runs": 1}}``).
 
         ``tracking``: log every grading as an MLflow run there. The store is opened while the
@@ -115,6 +117,13 @@ class Grader:
         ``baseline``: the report folder of a previous grading of the same task; the report gets the change
         of every figure from it (:mod:`grader.report.baseline`). One of another task, or without
         predictions, is a :class:`UsageError` raised once the submission's task is known.
+
+        ``latency_lock``: the machine-wide lock (:class:`workers.MachineLock`) the timed prediction holds,
+        so the timed phases of gradings side by side (``grader batch`` workers, another ``grader grade``)
+        never overlap. True: that lock in the cache dir; ``MachineLock(quiet=True)`` also holds it shared
+        around every other sandbox run, so none runs beside a timed phase (the figures it restores are in
+        ``benchmarks/batch_latency.py``; a timed phase then waits for every training already running, with
+        no bound yet, so it is not the default); False only to measure what the lock prevents.
         """
         self.sandbox = sandbox
         self.tasks_root = tasks_root
@@ -124,6 +133,7 @@ class Grader:
         self.check = check
         self.tracking = tracking
         self.baseline = baseline
+        self.latency_lock = workers.MachineLock() if latency_lock is True else latency_lock or None
         self._base: baselines.Baseline | None = None
         if check:
             self.task_overrides.setdefault("reproducibility", {"runs": 1, "other_seed": None})
@@ -237,7 +247,11 @@ class Grader:
         context = rubric.Context(report=report, task=task, submission=staged.root, sandbox=self.sandbox)
         rubric_spec = task.rubric_spec()
         ahead = Future[dict[str, rubric.Outcome]]()
-        background = [lambda: ahead.set_result(grade_ahead(rubric_spec, context))]
+        def build_ahead() -> None:  # the Dockerfile build among them: sandbox work, kept off a timed phase
+            with self._shared():
+                ahead.set_result(grade_ahead(rubric_spec, context))
+
+        background = [build_ahead]
         if (staged.root / "Dockerfile").is_file() and IMAGE_BUILD in self.sandbox.capabilities:
             self.progress("The Dockerfile is built offline beside the runs")
         done = self._execute(job, runs, background, beside or ())
@@ -355,7 +369,15 @@ class Grader:
                     Mount("/artifacts", writable=True, size_mb=job.task.limits.artifacts_mb,
                           collect_to=work / "artifacts")],
         )
-        return self.sandbox.run(spec)
+        with self._shared():
+            return self.sandbox.run(spec)
+
+    def _shared(self, *, timed: bool = False) -> contextlib.AbstractContextManager[None]:
+        """What a sandbox run holds of the machine lock: the timed prediction, the lock itself; any other
+        run, its shared side (which only a quiet lock has)."""
+        if self.latency_lock is None:
+            return contextlib.nullcontext()
+        return self.latency_lock.timed() if timed else self.latency_lock.shared()
 
     def _train_failure(self, job: _Job, result: RunResult) -> Failure | None:
         limits = phase_limits(job.task, "train")
@@ -365,6 +387,10 @@ class Grader:
         work = job.tmp / f"run{run.index + 1}"
         artifacts = work / "artifacts"
         artifacts.mkdir(exist_ok=True)
+        with self._shared(timed=run.index == 0 and job.task.latency.enabled):
+            return self._run_prediction(job, run, work, artifacts)
+
+    def _run_prediction(self, job: _Job, run: _Run, work: Path, artifacts: Path) -> PredictionRun:
         return run_prediction(
             self.sandbox, job.task, workspace=job.staged.root, artifacts=artifacts, inputs=job.inputs,
             entry=job.manifest.predict, env=sandbox_env(job.task, run.seed), limits=phase_limits(job.task, "predict"),

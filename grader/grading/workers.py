@@ -7,16 +7,24 @@ run whose result nothing will read; closing the sandbox removes that run's conta
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_all
+from pathlib import Path
 from typing import Any, TypeVar
 
+from grader.paths import cache_dir
+
 T = TypeVar("T")
+
+#: The machine-wide latency lock, in the grader's cache dir: every grader process of this user shares it.
+LATENCY_LOCK = "latency.lock"
 
 
 def host_cores() -> int:
@@ -75,3 +83,56 @@ class Pool:
 def wait(futures: Iterable[Future[Any]]) -> None:
     """Return once every future is done (whatever its outcome)."""
     wait_all(list(futures))
+
+
+
+def _flock(path: Path, mode: int) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def held() -> Iterator[None]:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a+b")  # noqa: SIM115 - closed below
+        except OSError:  # no writable cache dir (a read-only home): grade unlocked rather than not at all
+            yield
+            return
+        with handle:
+            fcntl.flock(handle.fileno(), mode)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return held()
+
+
+class MachineLock:
+    """The machine-wide latency lock: ``flock`` on files in the grader's cache dir, shared by every grader
+    process of this user (``grader batch`` workers, two ``grader grade`` at once). The kernel releases it
+    when a process dies, so a killed grader never leaves it held.
+
+    :meth:`timed` (exclusive) is held around a timed prediction: two timed phases never overlap. With
+    ``quiet=True`` every other sandbox run of every grading holds :meth:`shared`, so the timed phase also
+    waits for the trainings beside it to end and none starts until it is over: the machine is quiet while
+    latency is measured, at the cost of throughput. A gate file keeps a waiting timed phase from being
+    starved by a stream of shared holders.
+    """
+
+    def __init__(self, folder: Path | None = None, *, quiet: bool = False) -> None:
+        folder = folder or cache_dir()
+        self.path, self.gate, self.quiet = folder / LATENCY_LOCK, folder / f"{LATENCY_LOCK}.gate", quiet
+
+    @contextlib.contextmanager
+    def timed(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            with _flock(self.gate, fcntl.LOCK_EX):  # new shared holders wait from here on
+                stack.enter_context(_flock(self.path, fcntl.LOCK_EX))
+            yield
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        if not self.quiet:
+            yield
+            return
+        with contextlib.ExitStack() as stack:
+            with _flock(self.gate, fcntl.LOCK_EX):
+                stack.enter_context(_flock(self.path, fcntl.LOCK_SH))
+            yield

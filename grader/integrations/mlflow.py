@@ -38,9 +38,13 @@ DEFAULT_DB = "mlflow.db"
 
 @dataclass(frozen=True)
 class Tracking:
-    """Where gradings are logged. ``uri`` None: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``."""
+    """Where gradings are logged. ``uri`` None: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``.
+
+    ``tags``: added to every run logged here (``grader batch`` tags its gradings with ``grader.batch``).
+    """
 
     uri: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def resolved_uri(self) -> str:
@@ -168,7 +172,8 @@ def start_run(report: Report, tracking: Tracking, *, failed: Exception | None = 
         prepare_store(tracking)
         client = _client(uri)
         exp = experiment_id(client, uri, report.task.id)
-        run_id = client.create_run(exp, run_name=run_name(report), tags=tags(report)).info.run_id
+        run_id = client.create_run(exp, run_name=run_name(report),
+                                   tags=tags(report) | dict(tracking.tags)).info.run_id
     except Exception as exc:  # noqa: BLE001 - MLflow must never cost a grading
         _warn(report, uri, exc)
         return None

@@ -160,3 +160,58 @@ def test_the_mlflow_store_opens_beside_the_runs_and_the_reports_are_written_once
     assert writes == [tmp_path / "out"]  # once, and with the run id in it
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["environment"]["mlflow"]["run_id"] == report.environment.mlflow.run_id
+
+
+def _side_by_side(tmp_path: Path, lock: workers.MachineLock | bool) -> tuple[dict, dict]:
+    """Two gradings at once, as two `grader batch` workers run them: each its own Grader and sandbox."""
+    boxes = [Recorder(seconds=0.2), Recorder(seconds=0.2)]
+    subs = [make_submission(tmp_path / f"s{i}") for i in range(2)]
+    Grader(Recorder(seconds=0.0)).grade(subs[0])  # warm (imports, caches): both then reach their predict together
+    threads = [threading.Thread(target=Grader(box, latency_lock=lock).grade, args=(sub,))
+               for box, sub in zip(boxes, subs, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(set(box.intervals) == {"train", "train-2", "predict", "predict-2"} for box in boxes)
+    return boxes[0].intervals, boxes[1].intervals
+
+
+def test_by_default_gradings_side_by_side_never_time_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))  # the default lock, in a cache of its own
+    a, b = _side_by_side(tmp_path, True)
+    assert not overlap(a["predict"], b["predict"])
+    assert (tmp_path / "cache" / workers.LATENCY_LOCK).is_file()
+
+
+def test_a_quiet_machine_runs_no_other_sandbox_run_beside_a_timed_one(tmp_path):
+    a, b = _side_by_side(tmp_path, workers.MachineLock(tmp_path / "lock", quiet=True))
+    for timed, other in ((a["predict"], b), (b["predict"], a)):
+        assert not any(overlap(timed, span) for span in other.values()), (a, b)
+
+
+def test_a_quiet_lock_is_shared_by_the_untimed_runs_and_waits_for_them(tmp_path):
+    lock = workers.MachineLock(tmp_path, quiet=True)
+    holding, release, timed = threading.Event(), threading.Event(), threading.Event()
+
+    def untimed() -> None:
+        with lock.shared():
+            holding.set()
+            release.wait(30)
+
+    def measure() -> None:
+        with lock.timed():
+            timed.set()
+
+    threading.Thread(target=untimed, daemon=True).start()
+    assert holding.wait(10)
+    with lock.shared():  # shared with the other untimed run
+        pass
+    waiter = threading.Thread(target=measure, daemon=True)
+    waiter.start()
+    assert not timed.wait(0.3)  # the timed phase waits for the untimed run to end
+    release.set()
+    waiter.join(10)
+    assert timed.is_set()
+    with workers.MachineLock(tmp_path).timed(), workers.MachineLock(tmp_path / "other").shared():
+        pass  # not quiet: untimed runs never wait
