@@ -55,6 +55,10 @@ def _members(folder: Path) -> list[Path] | None:
     return members or None
 
 
+#: What ``grader batch`` takes, for every error about its arguments.
+WHAT_TO_GIVE = "give submission folders, .zip / .tar.gz archives, or a folder of them"
+
+
 def discover(paths: Sequence[Path]) -> list[Entry]:
     """Every submission the arguments name, in order: folders, archives, and folders of them.
 
@@ -64,14 +68,11 @@ def discover(paths: Sequence[Path]) -> list[Entry]:
     found: list[Path] = []
     for path in paths:
         if not path.exists():
-            raise UsageError(f"{path}: no such file or folder",
-                             "give submission folders, .zip / .tar.gz archives, or a folder of them")
+            raise UsageError(f"{path}: no such file or folder", WHAT_TO_GIVE)
         if path.is_file() and not _is_archive(path):
-            raise UsageError(f"{path}: not a folder, .zip or .tar.gz archive",
-                             "give submission folders, .zip / .tar.gz archives, or a folder of them")
+            raise UsageError(f"{path}: not a folder, .zip or .tar.gz archive", WHAT_TO_GIVE)
         if path.is_dir() and not any(p for p in path.iterdir() if not p.name.startswith(".")):
-            raise UsageError(f"{path}: an empty folder, neither a submission nor a folder of them",
-                             "give submission folders, .zip / .tar.gz archives, or a folder of them")
+            raise UsageError(f"{path}: an empty folder, neither a submission nor a folder of them", WHAT_TO_GIVE)
         found += (_members(path) or [path]) if path.is_dir() else [path]
     entries: list[Entry] = []
     seen: set[Path] = set()
@@ -88,8 +89,7 @@ def discover(paths: Sequence[Path]) -> list[Entry]:
         taken.add(name.lower())
         entries.append(Entry(name, path))
     if not entries:
-        raise UsageError("no submissions to grade", "give submission folders, .zip / .tar.gz archives, "
-                                                    "or a folder of them")
+        raise UsageError("no submissions to grade", WHAT_TO_GIVE)
     return entries
 
 

@@ -357,6 +357,7 @@ def download_reports(tracking: Tracking, task_id: str, dest: Path) -> list[Path]
     experiment does not exist.
     """
     from grader.errors import UsageError
+    from grader.report.write import PREDICTIONS_FILE, REPORT_FILE
 
     uri = tracking.resolved_uri
     client = _client(uri)
@@ -369,11 +370,11 @@ def download_reports(tracking: Tracking, task_id: str, dest: Path) -> list[Path]
     paths = []
     for run in client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"]):
         logged = {a.path for a in client.list_artifacts(run.info.run_id)}
-        if "report.json" not in logged:
+        if REPORT_FILE not in logged:
             continue  # logged without an output folder: nothing to compare
         folder = dest / run.info.run_id
         folder.mkdir(parents=True, exist_ok=True)
-        paths.append(Path(client.download_artifacts(run.info.run_id, "report.json", str(folder))))
-        if "predictions.csv" in logged:  # for the paired comparison of the candidates on the hidden rows
-            client.download_artifacts(run.info.run_id, "predictions.csv", str(folder))
+        paths.append(Path(client.download_artifacts(run.info.run_id, REPORT_FILE, str(folder))))
+        if PREDICTIONS_FILE in logged:  # for the paired comparison of the candidates on the hidden rows
+            client.download_artifacts(run.info.run_id, PREDICTIONS_FILE, str(folder))
     return paths

@@ -315,9 +315,9 @@ class _Run:
             tmpfs=command_tmpfs(self.spec, self.plans),
             network="none" if keeper is None else f"container:{keeper}")  # lo only, as the keeper's
         if keeper is not None and bundle is not None:
-            self.stage = "loading " + ", ".join(f"{p.mount.source} into {p.mount.target}"
-                                                for p in volumes if p.mount.source is not None)
-            self._put(keeper, bundle, [p for p in volumes if p.mount.source is not None])
+            loads = [p for p in volumes if p.mount.source is not None]
+            self.stage = "loading " + ", ".join(f"{p.mount.source} into {p.mount.target}" for p in loads)
+            self._put(keeper, bundle, loads)
         self.stage = "running the command"
         stats = StatsFollower(self.api, container, limits.pids, stop=lambda: self._kill(container))
         self.api.start(container)
