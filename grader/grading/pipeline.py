@@ -49,6 +49,7 @@ from grader.spec.report import (
     Environment,
     Failure,
     PhaseRun,
+    QueueJob,
     Report,
     Reproducibility,
     SandboxInfo,
@@ -103,7 +104,7 @@ class Grader:
     def __init__(self, sandbox: Sandbox, *, tasks_root: Path | None = None, progress: Progress | None = None,
                  seed: int | None = None, task_overrides: Mapping[str, object] | None = None,
                  check: bool = False, tracking: Tracking | None = None, baseline: Path | None = None,
-                 latency_lock: bool | workers.MachineLock = True) -> None:
+                 latency_lock: bool | workers.MachineLock = True, queue_job: QueueJob | None = None) -> None:
         """``task_overrides`` change sections of every task graded (``{"reproducibility": {"runs": 1}}``).
 
         ``tracking``: log every grading as an MLflow run there. The store is opened while the
@@ -124,6 +125,8 @@ class Grader:
         around every other sandbox run, so none runs beside a timed phase (the figures it restores are in
         ``benchmarks/batch_latency.py``; a timed phase then waits for every training already running, with
         no bound yet, so it is not the default); False only to measure what the lock prevents.
+
+        ``queue_job``: the queue job these gradings are (``grader worker``), recorded in their reports.
         """
         self.sandbox = sandbox
         self.tasks_root = tasks_root
@@ -134,20 +137,24 @@ class Grader:
         self.tracking = tracking
         self.baseline = baseline
         self.latency_lock = workers.MachineLock() if latency_lock is True else latency_lock or None
+        self.queue_job = queue_job
         self._base: baselines.Baseline | None = None
         if check:
             self.task_overrides.setdefault("reproducibility", {"runs": 1, "other_seed": None})
 
     # -- public -------------------------------------------------------------------------------------
     def grade(self, submission: Path, *, task_id: str | None = None, out_dir: Path | None = None,
-              candidate: str | None = None) -> Report:
+              candidate: str | None = None, origin: str | None = None) -> Report:
+        """``origin``: where the submission came from, when ``submission`` is a copy (a queue job's)."""
         started = time.monotonic()
         self._base = None  # loaded against this submission's task
         report = Report(status="error", task=TaskRef(id=task_id or "unknown"),
                         evaluated_on="valid" if self.check else "test",
-                        submission=SubmissionRef(path=str(submission), candidate=candidate),
+                        submission=SubmissionRef(path=origin or str(submission), candidate=candidate),
                         started_at=datetime.now(UTC).isoformat(timespec="seconds"))
         report.environment = Environment(grader_version=__version__, host_python=platform.python_version())
+        if self.queue_job is not None:
+            report.environment.queue = self.queue_job
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
         tracking_log = _Logging(self.tracking) if self.tracking is not None else None
@@ -211,7 +218,7 @@ class Grader:
         self.progress("Checking the submission against the contract")
         staged = stage(submission, tmp)
         report.submission = SubmissionRef(candidate=report.submission.candidate, sha256=staged.sha256,
-                                          path=str(submission), files=staged.files, bytes=staged.bytes)
+                                          path=report.submission.path, files=staged.files, bytes=staged.bytes)
         known = discover_tasks(self.tasks_root)
         found = validate(staged.root, expected_task=task_id, known_tasks=set(known), runtime=runtime_versions())
         report.warnings += found.warnings

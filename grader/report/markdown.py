@@ -318,6 +318,8 @@ def _footer(report: Report) -> str:
     bits = [f"grader {env.grader_version}"] if env.grader_version else []
     if box is not None:
         bits.append(f"sandbox {box.backend}" + (f", image {box.image}" if box.image else ""))
+    if (job := env.queue) is not None:
+        bits.append(f"queue job {job.job_id}, attempt {job.attempt} of {job.attempts_allowed} on {job.worker}")
     if report.started_at:
         bits.append(f"started {report.started_at}")
     if report.duration_s is not None:

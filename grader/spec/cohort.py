@@ -31,7 +31,9 @@ class Cohort(StrictModel):
     batch_id: str = Field(description="Also the `grader.batch` tag of every MLflow run of the batch.")
     grader_version: str
     started_at: str
-    workers: int
+    workers: int = Field(description="Gradings at once here, or (with `queue`) the queue workers that graded.")
+    queue: str | None = Field(default=None, description="The queue's Redis URL (without its password), when the "
+                                                        "cohort was graded through `grader batch --queue`.")
     submissions: list[CohortEntry]
     similarity: SimilarityReport | None = Field(default=None, description="Code similarity of every pair of "
                                                 "submissions (`grader similarity`), when it could be computed.")

@@ -412,6 +412,17 @@ class MlflowRun(_Model):
     run_id: str
 
 
+class QueueJob(_Model):
+    """The queue job a grading was (``grader worker``): attempt 2 or more means an earlier attempt was lost to
+    the infrastructure (a worker that died, an engine that failed), never to the candidate's code."""
+
+    job_id: str
+    attempt: int = Field(ge=1)
+    attempts_allowed: int = Field(ge=1, description="Attempts the job may take before its error is the result.")
+    worker: str = Field(description="The RQ worker that graded it.")
+    host: str
+
+
 class Environment(_AsRecorded):
     """What the grading ran with. Written as the pipeline learns it: a submission found invalid has
     only the grader's own facts, one graded has them all."""
@@ -426,6 +437,7 @@ class Environment(_AsRecorded):
     latency_settings: LatencySettings | None = None
     reproducibility_settings: ReproducibilitySettings | None = None
     mlflow: MlflowRun | None = None
+    queue: QueueJob | None = Field(default=None, description="Set when a `grader worker` graded it from a queue.")
 
 
 Outcome = Literal["passed", "not_passed", "invalid", "error"]
