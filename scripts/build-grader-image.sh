@@ -104,6 +104,36 @@ print(" ".join(tags + [f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manyl
   rm -rf "$context/build" "$context"/*.egg-info
   "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --python-version 3.11 \
     --implementation cp --abi cp311 "${platform_args[@]}" -d "$context/wheels" "$context"/dist/grader-*.whl >&2
+  # pip evaluates the dependencies' markers for this interpreter, not the image's (Debian 12's Python
+  # 3.11.2): fetch what the image's Python needs besides (redis needs async-timeout before 3.11.3).
+  for _ in 1 2 3; do
+    missing=$("$PYTHON" - "$context/wheels" "${IMAGE_PYTHON:-3.11.2}" <<'PY'
+import sys, zipfile
+from pathlib import Path
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+folder, version = Path(sys.argv[1]), sys.argv[2]
+env = {**default_environment(), "python_full_version": version, "python_version": ".".join(version.split(".")[:2])}
+have, wanted = set(), set()
+for wheel in folder.glob("*.whl"):
+    have.add(canonicalize_name(wheel.name.split("-")[0]))
+    with zipfile.ZipFile(wheel) as archive:
+        meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        for line in archive.read(meta).decode().splitlines():
+            if line.startswith("Requires-Dist:"):
+                req = Requirement(line.split(":", 1)[1].strip())
+                if req.marker is None or req.marker.evaluate({**env, "extra": ""}):
+                    wanted.add(str(req.name) + str(req.specifier))
+print(" ".join(sorted(w for w in wanted if canonicalize_name(Requirement(w).name) not in have)))
+PY
+)
+    [ -z "$missing" ] && break
+    say "also for the image's Python: $missing"
+    # shellcheck disable=SC2086 - one argument per requirement
+    "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --python-version 3.11 \
+      --implementation cp --abi cp311 "${platform_args[@]}" -d "$context/wheels" $missing >&2
+  done
   rm -f "$context"/wheels/grader-*.whl
   say "$(find "$context/wheels" -name '*.whl' | wc -l) wheels, $(du -sh "$context/wheels" | cut -f1)"
   build_args+=(--network none)

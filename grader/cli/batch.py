@@ -77,7 +77,7 @@ class _Display:
               help="MLflow tracking URI [default: sqlite:///mlflow.db here].")
 @click.option("--no-mlflow", is_flag=True, help="Do not log the gradings to MLflow.")
 @click.option("--force", is_flag=True, help="Grade again even a submission whose report is already there.")
-@click.option("--queue", "queue_url", metavar="URL",
+@click.option("--queue", "queue_url", metavar="URL", envvar="GRADER_QUEUE", show_envvar=True,
               help="Grade on the workers of this queue (redis://HOST:PORT/DB; `grader worker`, docs/scaling.md) "
                    "instead of here.")
 @click.option("--no-wait", is_flag=True, help="With --queue: enqueue and return; the same command collects later.")

@@ -53,8 +53,13 @@ def connect(url: str, *, reconnect_s: float = RECONNECT_S, blocking: bool = Fals
     """
     from redis import Redis
     from redis.backoff import ExponentialBackoff, NoBackoff
+    from redis.exceptions import (
+        AuthenticationError,
+        AuthenticationWrongNumberOfArgsError,
+        RedisError,
+        ResponseError,
+    )
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from redis.retry import Retry
 
@@ -62,6 +67,15 @@ def connect(url: str, *, reconnect_s: float = RECONNECT_S, blocking: bool = Fals
     probe = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10, retry=Retry(NoBackoff(), 0))
     try:  # once, without the retries: a wrong URL is said at once, not after a minute
         probe.ping()
+    except (AuthenticationError, AuthenticationWrongNumberOfArgsError, ResponseError) as exc:
+        if urlsplit(url).password is None:
+            raise QueueUnreachable(f"the queue's Redis at {redacted(url)} asks for a password, and --queue has "
+                                   "none", "give it in --queue: redis://:PASSWORD@HOST:PORT/DB") from None
+        if isinstance(exc, AuthenticationError | AuthenticationWrongNumberOfArgsError):
+            raise QueueUnreachable(f"the queue's Redis at {redacted(url)} refused the login ({exc})",
+                                   "check the password in --queue: redis://:PASSWORD@HOST:PORT/DB") from None
+        raise QueueUnreachable(f"the queue's Redis at {redacted(url)} refused the connection ({exc})",
+                               "check the URL given to --queue") from None
     except RedisError as exc:
         raise QueueUnreachable(
             f"the queue's Redis at {redacted(url)} does not answer ({type(exc).__name__}: {exc})",

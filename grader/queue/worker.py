@@ -89,6 +89,10 @@ def run(url: str, *, concurrency: int = 1, burst: bool = False, name: str | None
         mlflow_uri: str | None = None, mlflow: bool = True, logging_level: str = "INFO") -> None:
     """Work until stopped (or, ``burst``, until the queue is empty); ``concurrency`` worker processes."""
     os.environ[MLFLOW_ENV] = (mlflow_uri or "") if mlflow else "off"  # read by every job, in the forked horse
+    # imported once here, before RQ forks a work horse per job, rather than by every horse (~1 s each)
+    import grader.grading.pipeline  # noqa: F401
+    import grader.integrations.mlflow  # noqa: F401
+    import grader.sandbox.docker.backend  # noqa: F401
     connection = connect(url, blocking=True)
     queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
     print(f"grader worker: {concurrency} process(es) on queue {QUEUE_NAME!r} at {redacted(url)}"

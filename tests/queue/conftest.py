@@ -30,6 +30,7 @@ def free_port() -> int:
 class RedisServer:
     folder: Path
     port: int = field(default_factory=free_port)
+    password: str | None = None
     process: subprocess.Popen | None = None
 
     @property
@@ -43,14 +44,15 @@ class RedisServer:
         log = open(self.folder / "redis.log", "ab")  # noqa: SIM115 - the server's lifetime, closed with it
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes"],
+             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes",
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
+                    if sock.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 pass

@@ -53,3 +53,21 @@ def test_a_command_rides_out_a_restart(redis_server):
     finally:
         restart.join()
         client.close()
+
+
+@pytest.mark.redis
+def test_a_missing_or_wrong_password_is_said_as_such(tmp_path):
+    from tests.queue.conftest import RedisServer
+
+    server = RedisServer(tmp_path / "redis", password="s3cret")
+    server.start()
+    try:
+        with pytest.raises(QueueUnreachable) as missing:
+            connect(server.url)
+        assert "asks for a password, and --queue has none" in missing.value.message
+        with pytest.raises(QueueUnreachable) as wrong:
+            connect(server.url.replace("redis://", "redis://:wrong@"))
+        assert "refused the login" in wrong.value.message and "wrong" not in str(wrong.value)
+        connect(server.url.replace("redis://", "redis://:s3cret@")).close()
+    finally:
+        server.stop()
