@@ -169,6 +169,7 @@ def _on_queue(url: str, entries: list[Entry], out_dir: Path, batch_id: str, task
     from rich.progress import Progress
 
     from grader.cli.console import err, out
+    from grader.grading.batch import read_existing
     from grader.queue.client import QueueBatch
     from grader.queue.connection import connect, redacted
 
@@ -196,8 +197,6 @@ def _on_queue(url: str, entries: list[Entry], out_dir: Path, batch_id: str, task
             err.print(f"[bold red]stopped waiting[/]: the workers go on grading; run the same command again to "
                       f"collect the reports into {out_dir}")
             sys.exit(4)
-    from grader.grading.batch import read_existing
-
     graders = set()
     for result in results:
         report = read_existing(out_dir / result.name)

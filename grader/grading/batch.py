@@ -26,7 +26,7 @@ from grader.grading import workers
 from grader.grading.pipeline import Grader, Progress
 from grader.report.write import REPORT_FILE, write_reports
 from grader.spec.cohort import CohortEntry
-from grader.spec.report import Failure, Report, SubmissionRef, TaskRef
+from grader.spec.report import Failure, QueueJob, Report, SubmissionRef, TaskRef
 from grader.spec.task import discover_tasks, load_task
 from grader.submission.intake import ARCHIVE_SUFFIXES, stage, submission_name
 from grader.version import __version__
@@ -270,22 +270,30 @@ class Batch:
         return result
 
     def _tell(self, what: str, entry: Entry, *args: object) -> None:
-        if self.listener is not None:
-            try:
-                getattr(self.listener, what)(entry, *args)
-            except Exception:  # noqa: BLE001 - a display bug never costs a grading
-                pass
+        tell(self.listener, what, entry, *args)
+
+
+def tell(listener: Listener | None, what: str, entry: Entry, *args: object) -> None:
+    """Call ``listener.<what>(entry, *args)``, if there is a listener; a display bug never costs a grading."""
+    if listener is not None:
+        try:
+            getattr(listener, what)(entry, *args)
+        except Exception:  # noqa: BLE001 - see above
+            pass
 
 
 def error_report(folder: Path, path: str, name: str, task_id: str | None, message: str, *,
-                 invalid: bool = False) -> Report:
+                 invalid: bool = False, queue: QueueJob | None = None) -> Report:
     """An ``error`` report (``invalid``: the submission's own fault) for a submission whose grading could not
-    produce one, written to ``folder`` when that is possible (a cohort lists it with its error either way)."""
+    produce one, written to ``folder`` when that is possible (a cohort lists it with its error either way);
+    ``queue``: the queue job it was."""
     failure = (Failure(phase="validate", kind="invalid_submission", message=message) if invalid
                else Failure(phase="grader", kind="sandbox_error", message=message))
     report = Report(status="invalid" if invalid else "error", task=TaskRef(id=task_id or "unknown"),
                     submission=SubmissionRef(path=path, candidate=name), failures=[failure])
     report.environment.grader_version = __version__
+    if queue is not None:
+        report.environment.queue = queue
     try:
         write_reports(report, folder)
     except Exception:  # noqa: BLE001 - the cohort still lists it, with its error

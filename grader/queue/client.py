@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.errors import GraderError, SubmissionError
-from grader.grading.batch import Entry, Listener, entry_of, error_report, read_existing, resumable
+from grader.grading.batch import Entry, Listener, entry_of, error_report, read_existing, resumable, tell
 from grader.queue.connection import QUEUE_NAME, QueueUnreachable, redacted
 from grader.queue.jobs import (
     FUNCTION,
@@ -40,11 +40,12 @@ from grader.queue.jobs import (
     encode,
     key_of,
     pack,
+    queue_job_of,
     unpack,
 )
 from grader.spec.cohort import CohortEntry
 from grader.spec.queue import FailedJob, QueueStatus, WorkerState
-from grader.spec.report import QueueJob
+from grader.spec.report import Report
 from grader.submission.intake import stage
 
 if TYPE_CHECKING:
@@ -96,6 +97,12 @@ def fetch_job(redis: Redis, job_id: str) -> Job | None:
         return None
 
 
+def failure_reason(job: Job) -> str:
+    """Why ``job`` failed, from its latest result (see :func:`reason_of`)."""
+    latest = job.latest_result()
+    return reason_of(latest.exc_string if latest is not None else None)
+
+
 def reason_of(exc_string: str | None) -> str:
     """The error at the end of a job's traceback, in one line with its hint, without the module path:
     ``JobRefused: this worker runs grader 1.0 ... (hint: install ...)``."""
@@ -143,11 +150,10 @@ class QueueBatch:
             except SubmissionError as exc:  # hostile or broken archive: invalid, as `grader grade` says
                 report = error_report(folder, str(entry.path), entry.name, self.task_id, str(exc), invalid=True)
                 return Submitted(entry, result=entry_of(entry, report))
-            if not self.force and resumable(read_existing(folder), staged.sha256, tasks_root=self.tasks_root,
-                                            task_id=self.task_id):
-                existing = read_existing(folder)
-                assert existing is not None
-                return Submitted(entry, result=entry_of(entry, existing, resumed=True))
+            earlier = read_existing(folder)
+            if not self.force and resumable(earlier, staged.sha256, tasks_root=self.tasks_root, task_id=self.task_id):
+                assert earlier is not None
+                return Submitted(entry, result=entry_of(entry, earlier, resumed=True))
             key = key_of(staged.root, staged.sha256, task_id=self.task_id, tasks_root=self.tasks_root)
             try:
                 archive = pack(staged.root, limit=MAX_SUBMISSION_BYTES, what=f"submission {entry.name}",
@@ -158,12 +164,14 @@ class QueueBatch:
                 return Submitted(entry, result=entry_of(entry, report))
         payload = GradingJob(name=entry.name, origin=str(entry.path), batch_id=self.batch_id, task_id=self.task_id,
                              key=key, archive=archive)
-        reused = self._submit(queue, payload)
+        reused = self._submit(queue, payload, earlier=earlier)
         return Submitted(entry, job_id=key.job_id, payload=payload, reused=reused)
 
-    def _submit(self, queue: Queue, payload: GradingJob, *, again: bool = False) -> bool:
+    def _submit(self, queue: Queue, payload: GradingJob, *, earlier: Report | None = None,
+                again: bool = False) -> bool:
         """Enqueue ``payload``'s job unless it is already there; True when it was (nothing enqueued).
-        ``again``: it was lost (Redis forgot it), enqueue it whatever its state.
+        ``earlier``: the report already in its --out folder. ``again``: it was lost (Redis forgot it),
+        enqueue it whatever its state.
 
         A job that ended (finished or failed) is collected, not graded again, unless its error report is
         already in --out (a re-run after an infrastructure failure grades it again, as a local batch does)
@@ -174,7 +182,6 @@ class QueueBatch:
 
         job_id = payload.key.job_id
         existing = fetch_job(self.redis, job_id)
-        earlier = read_existing(self.out_dir / payload.name)
         collected_error = (earlier is not None and earlier.status == "error" and earlier.environment.queue is not None
                            and earlier.environment.queue.job_id == job_id)
         if existing is not None and not again:
@@ -205,6 +212,7 @@ class QueueBatch:
         Raises :class:`QueueUnreachable` when Redis stays away longer than ``redis_away_s`` (the jobs go
         on; the same command collects later) and KeyboardInterrupt on Ctrl-C (likewise).
         """
+        from rq import Worker
         from rq.job import JobStatus
 
         results: dict[str, CohortEntry] = {}
@@ -216,8 +224,6 @@ class QueueBatch:
             else:
                 assert item.job_id is not None
                 waiting.setdefault(item.job_id, []).append(item)
-        from rq import Worker
-
         queue = _queue(self.redis)
         away_since: float | None = None
         lonely_since, told_lonely = time.monotonic(), False
@@ -294,22 +300,16 @@ class QueueBatch:
             self._tell("finished", item.entry, results[item.entry.name])
 
     def _failed(self, job: Job, status: JobStatus, items: list[Submitted], results: dict[str, CohortEntry]) -> None:
-        latest = job.latest_result()
-        why = reason_of(latest.exc_string if latest is not None else None)
+        why = failure_reason(job)
         self._settle_error(items, results,
                            f"queue job {job.id} {status.value} after {attempt_of(job)} attempt(s): {why}", job)
 
     def _settle_error(self, items: list[Submitted], results: dict[str, CohortEntry], message: str, job: Job) -> None:
         """Each item's error report, written here, naming its job (so a re-run knows to grade it again)."""
-        from grader.report.write import write_reports
-
-        queue_job = QueueJob(job_id=job.id, attempt=attempt_of(job), attempts_allowed=RETRIES + 1,
-                             worker=job.worker_name or "none", host="unknown")
+        queue_job = queue_job_of(job, host="unknown")
         for item in items:
-            folder = self.out_dir / item.entry.name
-            report = error_report(folder, str(item.entry.path), item.entry.name, self.task_id, message)
-            report.environment.queue = queue_job
-            write_reports(report, folder)
+            report = error_report(self.out_dir / item.entry.name, str(item.entry.path), item.entry.name, self.task_id,
+                                  message, queue=queue_job)
             results[item.entry.name] = entry_of(item.entry, report)
             self._tell("finished", item.entry, results[item.entry.name])
 
@@ -334,11 +334,7 @@ class QueueBatch:
             shutil.rmtree(incoming, ignore_errors=True)
 
     def _tell(self, what: str, entry: Entry, *args: object) -> None:
-        if self.listener is not None:
-            try:
-                getattr(self.listener, what)(entry, *args)
-            except Exception:  # noqa: BLE001 - a display bug never costs a grading
-                pass
+        tell(self.listener, what, entry, *args)
 
 
 # -- status ---------------------------------------------------------------------------------------
@@ -366,9 +362,8 @@ def status(redis: Redis, url: str, *, max_failures: int = 50) -> QueueStatus:
     failures = []
     for job_id in failed_ids[-max_failures:]:
         job = fetch_job(redis, job_id)
-        latest = job.latest_result() if job is not None else None
         failures.append(FailedJob(job=job_id, submission=job.meta.get(META_NAME) if job is not None else None,
-                                  reason=reason_of(latest.exc_string if latest is not None else None)))
+                                  reason=failure_reason(job) if job is not None else reason_of(None)))
     return QueueStatus(queue=redacted(url), workers=workers, queued=queue.count,
                        running=queue.started_job_registry.count, failed=len(failed_ids),
                        finished=queue.finished_job_registry.count, failures=failures)

@@ -182,6 +182,12 @@ def attempt_of(job: Job) -> int:
     return retries + 1 - (job.retries_left if job.retries_left is not None else retries)
 
 
+def queue_job_of(job: Job, host: str) -> QueueJob:
+    """What a report records of the queue ``job`` it was, graded (or settled) on ``host``."""
+    return QueueJob(job_id=job.id, attempt=attempt_of(job), attempts_allowed=int(job.meta.get(META_RETRIES, RETRIES))
+                    + 1, worker=job.worker_name or "unknown", host=host)
+
+
 def _tracking(batch_id: str, job: Job, attempt: int) -> Any:
     from grader.integrations.mlflow import Tracking
 
@@ -225,7 +231,6 @@ def grade_job(job: dict[str, Any]) -> dict[str, Any]:
 
     from grader.grading.batch import error_report
     from grader.grading.pipeline import Grader
-    from grader.report.write import write_reports
     from grader.sandbox import get_backend
 
     _die_with_parent()
@@ -235,8 +240,7 @@ def grade_job(job: dict[str, Any]) -> dict[str, Any]:
     spec = GradingJob.model_validate(job)
     attempt = attempt_of(current)
     _check_versions(spec)
-    queue_job = QueueJob(job_id=current.id, attempt=attempt, attempts_allowed=int(current.meta.get(META_RETRIES,
-                         RETRIES)) + 1, worker=current.worker_name or "unknown", host=socket.gethostname())
+    queue_job = queue_job_of(current, socket.gethostname())
     print(f"grading {spec.name} ({current.id}, attempt {attempt} of {queue_job.attempts_allowed})", flush=True)
     with tempfile.TemporaryDirectory(prefix="grader-job-") as tmp:
         archive = Path(tmp) / f"{spec.name}.tar.gz"
@@ -249,9 +253,8 @@ def grade_job(job: dict[str, Any]) -> dict[str, Any]:
             report = grader.grade(archive, task_id=spec.task_id, out_dir=out, candidate=spec.name,
                                   origin=spec.origin)
         except Exception as exc:  # noqa: BLE001 - the grader's own failure: an error report, retried below
-            report = error_report(out, spec.origin, spec.name, spec.task_id, f"{type(exc).__name__}: {exc}")
-            report.environment.queue = queue_job
-            write_reports(report, out)
+            report = error_report(out, spec.origin, spec.name, spec.task_id, f"{type(exc).__name__}: {exc}",
+                                  queue=queue_job)
         finally:
             if grader is not None:
                 grader.sandbox.close()
@@ -262,9 +265,8 @@ def grade_job(job: dict[str, Any]) -> dict[str, Any]:
                           fix="a report folder holds the reports and predictions.csv: a task with that many "
                               "hidden rows needs a larger MAX_REPORT_BYTES (grader/queue/jobs.py)")
         except PackTooLarge as exc:
-            report = error_report(out / "too-large", spec.origin, spec.name, spec.task_id, str(exc))
-            report.environment.queue = queue_job
-            write_reports(report, out / "too-large")
+            report = error_report(out / "too-large", spec.origin, spec.name, spec.task_id, str(exc),
+                                  queue=queue_job)
             folder = pack(out / "too-large", limit=MAX_REPORT_BYTES, what="error report", fix="")
     return GradingResult(status=report.status, outcome=report.verdict.outcome, passed=report.passed,
                          score=report.score, duration_s=report.duration_s, attempt=attempt,
