@@ -1,4 +1,4 @@
-"""Where the grader's own files live: bundled tasks and rubrics, and the user's cache."""
+"""Where the grader's own files live: bundled tasks and rubrics, the user's cache and data."""
 
 from __future__ import annotations
 
@@ -29,3 +29,11 @@ def cache_dir() -> Path:
     if os.environ.get("GRADER_CACHE_DIR"):
         return Path(os.environ["GRADER_CACHE_DIR"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader"
+
+
+def data_dir() -> Path:
+    """What the grader keeps for the user across working folders (the default MLflow store):
+    ``$GRADER_DATA_DIR``, else ``$XDG_DATA_HOME/grader``, else ``~/.local/share/grader``."""
+    if os.environ.get("GRADER_DATA_DIR"):
+        return Path(os.environ["GRADER_DATA_DIR"])
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "grader"

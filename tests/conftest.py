@@ -17,6 +17,8 @@ from tests.helpers import docker_leftovers, redis_server_binary
 # Every grading logs to MLflow by default: keep this session's runs (the CLI's subprocesses
 # included) in a throwaway store, never in the repository or a developer's tracking server.
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tempfile.mkdtemp(prefix='grader-tests-mlflow-')}/mlflow.db"
+# What the grader keeps per user (the default MLflow store when no URI is set) goes to a throwaway folder too.
+os.environ["GRADER_DATA_DIR"] = tempfile.mkdtemp(prefix="grader-tests-data-")
 
 
 @functools.cache

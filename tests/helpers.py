@@ -43,6 +43,10 @@ def load(artifacts_dir):
 """
 
 
+#: The written questions of the tabular task's rubric: a section each, so the contract has nothing to warn about.
+QUESTIONS = ("serving-latency", "drift-monitoring", "retraining-rollback", "explaining-errors")
+
+
 def make_submission(root: Path, *, train: str = MINI_TRAIN, model: str = MINI_MODEL,
                     manifest: str | None = None, extra: dict[str, str] | None = None) -> Path:
     """A contract-following submission whose train.py / model.py can be swapped for misbehaving ones."""
@@ -50,7 +54,7 @@ def make_submission(root: Path, *, train: str = MINI_TRAIN, model: str = MINI_MO
     files = {
         "submission.yaml": manifest or f"task: {TASK_ID}\ntrain: python train.py\npredict: model:load\n",
         "requirements.txt": "pandas==3.0.6\n",
-        "ANSWERS.md": "## serving-latency\nA test answer.\n",
+        "ANSWERS.md": "".join(f"## {q}\nA test answer.\n\n" for q in QUESTIONS),
         "train.py": textwrap.dedent(train),
         "model.py": textwrap.dedent(model),
         **(extra or {}),

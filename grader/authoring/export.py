@@ -3,7 +3,8 @@
 The kit holds the task statement, the public data exactly as the training sandbox sees it
 (``task.json``, train and valid), a template submission that follows the contract, the runtime's
 package versions and the written questions. Files are copied from an allow-list, never by
-excluding the test split, so a new file in a task folder cannot leak into a kit by accident.
+excluding the test split, so a new file in a task folder cannot leak into a kit by accident. A task
+whose candidate-facing text is still the scaffold's TODO is refused (``scaffold.placeholders``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from grader.authoring.scaffold import require_written
 from grader.authoring.template import write_submission
 from grader.data.public import public_folder
 from grader.errors import UsageError
@@ -18,6 +20,8 @@ from grader.spec.task import TaskSpec
 
 
 def export(task: TaskSpec, out: Path, runtime_lock: Path) -> list[Path]:
+    """Write the starter kit of ``task`` into the new folder ``out``; returns its files."""
+    require_written(task)
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} exists and is not empty", "export into a new folder")
     out.mkdir(parents=True, exist_ok=True)

@@ -1,20 +1,78 @@
 """``grader task new``: a task folder to fill in, that ``grader task validate`` then checks.
 
 Everything it writes loads (the spec is valid with placeholder checksums), so validation can say
-precisely what is still missing: the data, their checksums, a reference that passes.
+precisely what is still missing: the data, their checksums, a reference that passes, and the text
+candidates read. That text is written here with the :data:`PLACEHOLDER` mark, and :func:`placeholders`
+finds what still holds it: the one definition ``grader task validate`` and ``grader task export`` share.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.authoring.template import write_submission
-from grader.errors import UsageError
-from grader.spec.task import TASK_FILE, Suite, load_task
+from grader.errors import SpecError, UsageError
+from grader.spec.task import TASK_FILE, Suite, TaskSpec, load_task
 
 PLACEHOLDER_SHA = "0" * 64
 EXTENSIONS = {"tabular": "csv", "nlp": "csv", "cv": "npz"}
+#: The mark of text the scaffold leaves for the author: candidate-facing text holding it is not written yet.
+PLACEHOLDER = "TODO"
+_MARK = re.compile(rf"\b{PLACEHOLDER}\b")
+#: The task.yaml fields candidates read (in task.json, the README, the kit) that the scaffold leaves as TODO.
+TEXT_FIELDS = ("title", "description", "data.source", "data.licence")
+#: The files candidates are handed (``grader task export``), relative to the task folder.
+TEXT_FILES = ("README.md", "data/LICENSE.md")
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """One place candidate-facing text is not written yet: a task.yaml field, a line of a file, or a file
+    that is missing."""
+
+    file: str
+    where: str
+
+    def __str__(self) -> str:
+        return f"{self.file} {self.where}"
+
+
+def placeholders(task: TaskSpec) -> list[Placeholder]:
+    """Every candidate-facing field and file of ``task`` that still holds the scaffold's TODO text."""
+    found = []
+    for field in TEXT_FIELDS:
+        value: object = task
+        for part in field.split("."):
+            value = getattr(value, part)
+        if _MARK.search(str(value)):
+            found.append(Placeholder(TASK_FILE, field))
+    for name in TEXT_FILES:
+        path = task.root / name
+        if not path.is_file():
+            found.append(Placeholder(name, "is missing"))
+            continue
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        found += [Placeholder(name, f"line {i}") for i, line in enumerate(lines, 1) if _MARK.search(line)]
+    return found
+
+
+def describe_placeholders(found: list[Placeholder]) -> str:
+    return f"the scaffold's {PLACEHOLDER} text is still in " + ", ".join(map(str, found))
+
+
+PLACEHOLDER_FIX = ("write the text candidates read in each place named (title, description, data source and "
+                   "licence in task.yaml, the task statement in README.md, the data's source and licence in "
+                   "data/LICENSE.md; docs/adding-a-task.md, step 3), then run `grader task validate`")
+
+
+def require_written(task: TaskSpec) -> None:
+    """Refuse a task whose candidate-facing text is still the scaffold's (``grader task export``)."""
+    found = placeholders(task)
+    if found:
+        raise SpecError(f"task {task.id} is not ready for candidates: {describe_placeholders(found)}",
+                        PLACEHOLDER_FIX)
 
 
 def _task_yaml(task_id: str, suite: Suite) -> str:
@@ -22,11 +80,11 @@ def _task_yaml(task_id: str, suite: Suite) -> str:
     data = "\n".join(f"  {split}:\n    path: data/{split}.{ext}\n    sha256: \"{PLACEHOLDER_SHA}\""
                      for split in ("train", "valid", "test"))
     by_suite = {
-        "tabular": "label_column: label\n"
+        "tabular": "label_column: label  # TODO: the label's column in your CSV files\n"
                    "feature_columns: [feature_1, feature_2]  # TODO: every feature column, in order\n"
                    "classes: [negative, positive]  # TODO\npositive_class: positive\n",
-        "nlp": "label_column: label  # the text is in column 'text'\nclasses: [negative, positive]  # TODO\n"
-               "positive_class: positive\n",
+        "nlp": "label_column: label  # TODO: the label's column; the text is in column 'text'\n"
+               "classes: [negative, positive]  # TODO\npositive_class: positive\n",
         "cv": "image_shape: [28, 28]  # TODO\nclasses: [class_a, class_b, class_c]  # TODO: in label order\n"
               "positive_class: null  # multiclass: macro precision and recall\n",
     }[suite]
@@ -88,13 +146,15 @@ def scaffold(task_id: str, suite: Suite, root: Path, runtime_lock: Path) -> Path
     (folder / TASK_FILE).write_text(_task_yaml(task_id, suite), encoding="utf-8")
     (folder / "make_splits.py").write_text(MAKE_SPLITS.format(task_id=task_id, ext=EXTENSIONS[suite]),
                                            encoding="utf-8")
-    (folder / "data" / "LICENSE.md").write_text("# Data: licence, source and how the splits were made\n\nTODO\n",
+    (folder / "data" / "LICENSE.md").write_text("# Data: licence, source and how the splits were made\n\n"
+                                                f"{PLACEHOLDER}: where the data comes from, its licence text, and "
+                                                "each file's rows and sha256\n",
                                                 encoding="utf-8")
     task = load_task(folder)
     questions = "\n".join(f"- `## {q.id}`: {q.question}" for q in task.rubric_spec().questions())
     (folder / "README.md").write_text(
-        f"# {task_id}\n\nTODO: the task statement candidates read: the data, what counts, the limits, what to "
-        f"submit (see tasks/tabular/credit-default/README.md).\n\n## Written questions (`ANSWERS.md`)\n\n"
+        f"# {task_id}\n\n{PLACEHOLDER}: the task statement candidates read: the data, what counts, the limits, "
+        f"what to submit (see tasks/tabular/credit-default/README.md).\n\n## Written questions (`ANSWERS.md`)\n\n"
         f"{questions}\n", encoding="utf-8")
     for name, intro in (("reference", "reference solution (TODO: replace with a solid model)"),
                         ("baseline", "majority-class baseline")):

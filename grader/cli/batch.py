@@ -74,7 +74,8 @@ class _Display:
               help="Gradings at once [default: as many as the cores allow at the tasks' CPU limits].")
 @click.option("--task", "task_id", help="Task id to grade every submission against (default: each one's own).")
 @click.option("--mlflow-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
-              help="MLflow tracking URI [default: sqlite:///mlflow.db here].")
+              help="MLflow tracking URI [default: the user's store, <data dir>/mlflow.db: "
+                   "~/.local/share/grader unless $GRADER_DATA_DIR or $XDG_DATA_HOME says otherwise].")
 @click.option("--no-mlflow", is_flag=True, help="Do not log the gradings to MLflow.")
 @click.option("--force", is_flag=True, help="Grade again even a submission whose report is already there.")
 @click.option("--queue", "queue_url", metavar="URL", envvar="GRADER_QUEUE", show_envvar=True,

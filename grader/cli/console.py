@@ -8,7 +8,8 @@ import click
 from rich.console import Console
 
 out = Console()
-err = Console(stderr=True)
+#: Progress lines carry the time, not the source line that logged them (rich's ``log_path``).
+err = Console(stderr=True, log_path=False)
 
 
 def print_json(text: str) -> None:

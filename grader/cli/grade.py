@@ -29,16 +29,20 @@ BACKENDS = click.Choice(["docker", "local"])
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary.")
 @click.option("--candidate", help="Who submitted it: shown in reports, `grader compare` and MLflow.")
 @click.option("--mlflow-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
-              help="MLflow tracking URI (a server, or sqlite:///path.db) [default: sqlite:///mlflow.db here].")
+              help="MLflow tracking URI (a server, or sqlite:///path.db) [default: the user's store, "
+                   "<data dir>/mlflow.db: ~/.local/share/grader unless $GRADER_DATA_DIR or $XDG_DATA_HOME "
+                   "says otherwise].")
 @click.option("--no-mlflow", is_flag=True, help="Do not log the grading to MLflow.")
 @click.option("--baseline", type=click.Path(path_type=Path), default=None, metavar="REPORT_DIR",
               help="A previous grading of the same task (its --out folder): the reports give the change of every "
                    "figure from it, metrics with a paired interval.")
 @click.option("--ci", "ci_mode", is_flag=True,
               help="For CI jobs: print GitHub annotations and append report.md to $GITHUB_STEP_SUMMARY.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Print the whole summary (every criterion, per-class figures, each run), not the short one.")
 def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | None, seed: int | None,
           runs: int | None, as_json: bool, candidate: str | None, mlflow_uri: str | None, no_mlflow: bool,
-          baseline: Path | None, ci_mode: bool) -> None:
+          baseline: Path | None, ci_mode: bool, verbose: bool) -> None:
     """Grade SUBMISSION (a folder, .zip or .tar.gz) and write the reports.
 
     Writes report.json, report.md, report.html and junit.xml (plus logs and predictions) to --out,
@@ -48,7 +52,7 @@ def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | N
     from grader.cli.console import err, out, print_json
     from grader.errors import UnknownNameError
     from grader.grading.pipeline import Grader
-    from grader.integrations.mlflow import Tracking
+    from grader.integrations.mlflow import Tracking, logged_where
     from grader.report.terminal import render
     from grader.sandbox import get_backend
     from grader.spec.task import discover_tasks
@@ -82,8 +86,10 @@ def grade(submission: Path, task_id: str | None, backend: str, out_dir: Path | N
     if as_json:
         print_json(report.model_dump_json())
     else:
-        render(report, out)
+        render(report, out, verbose=verbose)
         out.print(f"Reports written to [bold]{out_dir}[/]")
+        if tracking is not None:
+            out.print(logged_where(report, tracking), markup=False, highlight=False)
     if ci_mode:
         _ci_outputs(report, submission, out_dir)
     sys.exit(report.exit_code)
@@ -133,11 +139,15 @@ def _ci_outputs(report: Report, submission: Path, out_dir: Path) -> None:
 @click.option("--sandbox", "backend", type=BACKENDS, default="docker", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Folder for report.json and logs (default: out/check-<submission name>).")
-def check(submission: Path, backend: str, out_dir: Path | None) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="Print the whole summary, not the short one.")
+def check(submission: Path, backend: str, out_dir: Path | None, verbose: bool) -> None:
     """Self-check a submission before handing it in: the contract, then train and predict in the sandbox on
     the PUBLIC validation split (never the hidden test), with metrics, latency and every problem found."""
+    from rich.markup import escape
+
     from grader.cli.console import err, out
     from grader.grading.pipeline import Grader
+    from grader.report import selfcheck
     from grader.report.terminal import render
     from grader.sandbox import get_backend
     from grader.submission.intake import submission_name
@@ -149,6 +159,12 @@ def check(submission: Path, backend: str, out_dir: Path | None) -> None:
             report = Grader(box, progress=status.update, check=True).grade(submission, out_dir=out_dir)
     finally:
         box.close()
-    render(report, out)
-    out.print(f"Report written to [bold]{out_dir}[/] (a self-check on public data, not a grade)")
+    render(report, out, verbose=verbose)
+    if (estimate := selfcheck.view(report)) is not None:  # plainly, after the report: what would fail, the estimate
+        if estimate.failing:
+            out.print(f"[bold red]{len(estimate.failing)} gate(s) would fail[/] on the public validation split:")
+            for line in estimate.failing:
+                out.print(f"  - {escape(line)}")
+        out.print(escape(estimate.headline))
+    out.print(f"Report written to [bold]{escape(str(out_dir))}[/] (a self-check on public data, not a grade)")
     sys.exit(report.exit_code)

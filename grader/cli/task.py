@@ -74,8 +74,9 @@ def tasks_new(task_id: str, suite: str, root: Path | None) -> None:
     from grader.spec.task import tasks_dir
 
     folder = scaffold(task_id, suite, root or tasks_dir(), LOCK_FILE)  # type: ignore[arg-type]
-    out.print(f"created {folder}\nnext: put the data script in make_splits.py, fill in the TODOs of task.yaml and "
-              f"README.md, write a real reference, then `grader task validate {folder}` (docs/adding-a-task.md)")
+    out.print(f"created {folder}\nnext: put the data script in make_splits.py, fill in the TODOs of task.yaml, "
+              f"README.md and data/LICENSE.md, write a real reference, then `grader task validate {folder}` "
+              "(docs/adding-a-task.md)")
 
 
 @tasks.command("validate")

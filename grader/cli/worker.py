@@ -16,7 +16,8 @@ QUEUE_OPTION = click.option("--queue", "url", envvar="GRADER_QUEUE", show_envvar
 @click.option("--name", help="This worker's name in `grader queue status` [default: HOST.PID].")
 @click.option("--mlflow-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
               help="Where to log the gradings: every worker of a queue should share one tracking server "
-                   "[default: sqlite:///mlflow.db here].")
+                   "[default: this machine's user store, sqlite:///<data dir>/mlflow.db, e.g. "
+                   "~/.local/share/grader/mlflow.db].")
 @click.option("--no-mlflow", is_flag=True, help="Do not log the gradings to MLflow.")
 def worker(url: str, concurrency: int, burst: bool, name: str | None, mlflow_uri: str | None,
            no_mlflow: bool) -> None:

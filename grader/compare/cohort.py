@@ -72,7 +72,7 @@ def write_cohort(cohort: Cohort, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / COHORT_FILE, cohort.model_dump_json(indent=2) + "\n")
     table = comparison(cohort, out_dir)
-    write_atomic(out_dir / HTML_FILE, render_html(table, cohort.similarity))
+    write_atomic(out_dir / HTML_FILE, render_html(table, cohort.similarity, page_dir=out_dir))
     write_atomic(out_dir / MARKDOWN_FILE, markdown(cohort, table))
     return [out_dir / COHORT_FILE, out_dir / HTML_FILE, out_dir / MARKDOWN_FILE]
 

@@ -2,16 +2,27 @@
 
 Candidate-controlled text (names, reasons) reaches the page only through Jinja2's autoescaping and
 ``data-`` attributes, never inside the script, so a candidate's folder name cannot run code in an
-interviewer's browser.
+interviewer's browser; the link to each candidate's report is a relative path, percent-encoded, so a
+folder named ``javascript:...`` stays a path.
+
+The page fits a 1280 px window: the table scrolls sideways inside its own box, never the page.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from urllib.parse import quote
+
 import jinja2
 
-from grader.compare.noise import LEGEND, WITHIN_NOISE, mark
-from grader.compare.table import Comparison, cell_text, sort_names
+from grader.compare.noise import LEGEND, WITHIN_NOISE, folder_of, mark
+from grader.compare.table import Comparison, Row, cell_text, sort_names
+from grader.report.write import REPORT_FILE
 from grader.spec.similarity import SimilarityReport
+
+#: What a candidate's name links to, the first that exists in its report folder.
+LINKED = ("report.html", REPORT_FILE)
 
 
 def _environment() -> jinja2.Environment:
@@ -44,14 +55,27 @@ def _cells(comparison: Comparison, index: int) -> list[dict[str, str]]:
             f"{diff.delta:+.4f} against the best, 95% paired interval {diff.low} to {diff.high}")
         if marked:
             classes.append("noise" if marked == WITHIN_NOISE else "behind")
-        cells.append({"text": cell_text(value, column), "sort": sort, "classes": " ".join(classes),
+        cells.append({"key": column.key, "text": cell_text(value, column), "sort": sort, "classes": " ".join(classes),
                       "mark": marked, "title": title})
     return cells
 
 
-def render(comparison: Comparison, similarity: SimilarityReport | None = None) -> str:
-    """The page; with ``similarity`` (``grader batch``'s cohort.html), also the cohort's flagged pairs."""
-    table = [{"source": row.source, "unreadable": row.unreadable, "cells": _cells(comparison, i)}
+def link(row: Row, page_dir: Path) -> str | None:
+    """The row's report (report.html, else report.json) as a URL relative to ``page_dir``, where the page
+    is written; None when the folder has neither."""
+    folder = folder_of(row)
+    target = next((folder / name for name in LINKED if (folder / name).is_file()), None)
+    if target is None:
+        return None
+    return quote(Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix())
+
+
+def render(comparison: Comparison, similarity: SimilarityReport | None = None, *,
+           page_dir: Path | None = None) -> str:
+    """The page; with ``similarity`` (``grader batch``'s cohort.html), also the cohort's flagged pairs. With
+    ``page_dir`` (the folder the page is written to), each candidate's name links to its report."""
+    table = [{"source": row.source, "unreadable": row.unreadable, "cells": _cells(comparison, i),
+              "link": link(row, page_dir) if page_dir is not None else None}
              for i, row in enumerate(comparison.rows)]
     sort_key = sort_names(comparison.columns)[comparison.sort].key
     return _environment().get_template("compare/table.html.j2").render(

@@ -5,7 +5,9 @@ today; another source, such as an MLflow experiment, only has to make rows with
 :meth:`Row.from_report`). :func:`compare` checks they are for one task and lays out the columns;
 the terminal table (``grader.cli``) and the HTML page (:mod:`grader.compare.html`) show the same
 :class:`Comparison`. A report that does not load is a row saying why, never a crash: one broken file
-must not hide the other candidates.
+must not hide the other candidates. So is a report whose task was never read (task ``unknown``, or
+named but without a version: a submission rejected before its task loaded); only reports of two tasks
+that were both read are refused.
 """
 
 from __future__ import annotations
@@ -216,18 +218,54 @@ def _did_you_mean(name: str, known: list[str]) -> tuple[str, str | None]:
     return f"cannot sort by {name!r}: {err.message}", err.hint
 
 
-def compare(rows: list[Row], sort: str = "score", *, paired: bool = True) -> Comparison:
-    """Check the rows are for one task, lay out the columns and sort the rows, best first; with ``paired``,
-    tell which rows are within sampling noise of each metric's best (:mod:`grader.compare.noise`)."""
-    _tell_apart(rows)
+#: The task id of a report whose task was never read (a submission rejected before it).
+UNKNOWN_TASK = "unknown"
+
+
+def _read_task(report: Report) -> bool:
+    """Whether the report's task was read (a real task, with its version), not just named or unknown."""
+    return report.task.id != UNKNOWN_TASK and report.task.version is not None
+
+
+def _main_task(rows: list[Row]) -> str | None:
+    """The one task the rows are for. Reports of two tasks that were both read are refused; one whose task
+    is unknown, or was named but never read (an invalid submission), does not decide it."""
     tasks: dict[str, list[str]] = {}
+    named: dict[str, int] = {}
     for row in rows:
-        if row.report is not None:
+        if row.report is None:
+            continue
+        if _read_task(row.report):
             tasks.setdefault(row.report.task.id, []).append(row.candidate)
+        elif row.report.task.id != UNKNOWN_TASK:
+            named[row.report.task.id] = named.get(row.report.task.id, 0) + 1
     if len(tasks) > 1:
         listed = "; ".join(f"{task}: {', '.join(names)}" for task, names in sorted(tasks.items()))
         raise CompareError(f"the reports are for different tasks ({listed})",
                            "compare the candidates of one task at a time")
+    if tasks:
+        return next(iter(tasks))
+    return max(named, key=lambda t: (named[t], t)) if named else None
+
+
+def _not_of(main: str | None, row: Row) -> Row:
+    """A report of another task than ``main`` (only possible when its task was never read) as a marked row."""
+    report = row.report
+    if report is None or report.task.id == main:
+        return row
+    what = ("its task is unknown (rejected before its task was read)" if report.task.id == UNKNOWN_TASK
+            else f"its task {report.task.id!r} could not be read")
+    first = f": {report.failures[0].message}" if report.failures else ""
+    return Row(row.source, row.candidate, unreadable=f"not compared, {what}; {report.status}{first}",
+               tags=row.tags)
+
+
+def compare(rows: list[Row], sort: str = "score", *, paired: bool = True) -> Comparison:
+    """Check the rows are for one task, lay out the columns and sort the rows, best first; with ``paired``,
+    tell which rows are within sampling noise of each metric's best (:mod:`grader.compare.noise`)."""
+    _tell_apart(rows)
+    main = _main_task(rows)
+    rows = [_not_of(main, row) for row in rows]
     columns = _columns(rows)
     column = _sort_column(columns, sort)
     values = [_values(row, columns) for row in rows]
@@ -239,7 +277,7 @@ def compare(rows: list[Row], sort: str = "score", *, paired: bool = True) -> Com
         return (0, -value if column.higher_is_better else value, pair[0].candidate)
 
     ordered = sorted(zip(rows, values, strict=True), key=order)
-    table = Comparison(next(iter(tasks), None), columns, [r for r, _ in ordered], sort, [v for _, v in ordered])
+    table = Comparison(main, columns, [r for r, _ in ordered], sort, [v for _, v in ordered])
     if paired:
         from grader.compare import noise
 

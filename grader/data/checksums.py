@@ -38,6 +38,19 @@ class FileCheck:
     def ok(self) -> bool:
         return self.actual == self.expected
 
+    @property
+    def field(self) -> str:
+        return f"data.{self.split}.sha256"
+
+    def mismatch(self) -> str:
+        """Both hashes in full, labelled, so the author can tell which side changed (and copy the new one)."""
+        return (f"{self.path} does not match its sha256 in task.yaml: task.yaml pins {self.field} = {self.expected}, "
+                f"the file has {self.actual}")
+
+    def fix(self, script: str) -> str:
+        return (f"if the file changed by accident, restore it (re-run the task's {script}); if the change was "
+                f"intended, set {self.field} in task.yaml to {self.actual}, the value shown")
+
 
 def check_files(task: TaskSpec) -> list[FileCheck]:
     """Every split's file against its pinned sha256."""
@@ -53,7 +66,8 @@ def verify_data(task: TaskSpec) -> None:
     """Refuse to grade on data that is not what the task pins; raises :class:`SpecError`."""
     for check in check_files(task):
         if check.missing:
-            raise SpecError(f"task {task.id}: data file {check.path} is missing", "restore the task folder")
+            raise SpecError(f"task {task.id}: data file {check.path} is missing (data.{check.split}.path in "
+                            f"{task.root / 'task.yaml'})", f"restore the task folder, or re-run the task's "
+                            f"{task.data.script}")
         if not check.ok:
-            raise SpecError(f"task {task.id}: {check.path} does not match its sha256 in task.yaml",
-                            "the data file was changed; restore it or re-run the task's data script")
+            raise SpecError(f"task {task.id}: {check.mismatch()}", check.fix(task.data.script))

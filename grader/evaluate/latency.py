@@ -47,11 +47,12 @@ def _batch(entry: Batch) -> BatchThroughput:
 
 
 def build(events: TimerEvents, settings: dict[str, Any], *, sandbox_peak_mb: float | None,
-          batch_labels: Sequence[str] | None) -> Latency:
+          batch_labels: Sequence[str] | None, inputs: str = "hidden-test") -> Latency:
     """The report's ``latency`` section from the timer's events of one prediction run.
 
     ``batch_labels`` are the checked predictions of the full batch, to compare the single-item
-    answers with (None when the batch predictions were not valid).
+    answers with (None when the batch predictions were not valid); ``inputs``: the split the timer
+    held, as its notes name it (``validation`` in a self-check).
     """
     lat = Latency(settings=settings, clock=CLOCK, sandbox_peak_memory_mb=sandbox_peak_mb)
     load = events.load
@@ -81,7 +82,7 @@ def build(events: TimerEvents, settings: dict[str, Any], *, sandbox_peak_mb: flo
                     "the batch, or it is not deterministic")
     if lat.repeated_items:
         lat.notes.append(f"{lat.repeated_items} timed queries carried an input already sent (there are fewer "
-                         "hidden-test inputs than queries): a model that caches answers looks faster on those")
+                         f"{inputs} inputs than queries): a model that caches answers looks faster on those")
     lat.batches = [_batch(b) for b in events.batches or []]
     pred = events.predictions
     if pred is not None and pred.ns:

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from grader.spec.report import EnvironmentCheck, PinMismatch, Reproducibility, SeedCheck, TrainingRun
-from grader.submission.requirements import Pin, canonical
+from grader.spec.task import ReproducibilitySettings
+from grader.submission.requirements import Pin, canonical, satisfies
 
 SEED_HINT = ("seed every source of randomness from GRADER_SEED (random.seed, numpy's Generator, torch.manual_seed, "
              "and random_state= of every scikit-learn estimator and split), and keep the clock, file listing order "
@@ -58,10 +59,11 @@ def differing_files(a: Digest, b: Digest) -> list[str]:
 
 def environment(pins: Sequence[Pin], installed: dict[str, str] | None, lock: dict[str, str] | None,
                 unpinned: Sequence[str] = ()) -> EnvironmentCheck:
-    """Each pin against what the runtime image really has installed (else against its lock)."""
+    """Each pin against what the runtime image really has installed (else against its lock), as PEP 440
+    ``==`` compares: ``torch==2.13.0`` is met by an installed ``2.13.0+cpu``."""
     runtime = {canonical(k): v for k, v in (installed or lock or {}).items()}
     mismatches = [PinMismatch(name=p.name, pinned=p.version, runtime=runtime.get(p.name))
-                  for p in pins if runtime.get(p.name) != p.version]
+                  for p in pins if (have := runtime.get(p.name)) is None or not satisfies(p.version, have)]
     return EnvironmentCheck(requirements_pinned=not unpinned, unpinned=list(unpinned), mismatches=mismatches,
                             checked_against="the runtime image's installed packages" if installed
                             else "the runtime lock (sandbox/requirements.lock)")
@@ -76,23 +78,41 @@ class RunRecord:
     artifacts: Digest | None = None
 
 
-def compare(records: Sequence[RunRecord], *, seed: int, same_seed_runs: int) -> Reproducibility:
-    """The reproducibility section from every run (same-seed runs first, then other seeds)."""
+def compare(records: Sequence[RunRecord], *, seed: int, same_seed_runs: int,
+            graded: ReproducibilitySettings | None = None) -> Reproducibility:
+    """The reproducibility section from every run (same-seed runs first, then other seeds).
+
+    ``graded``: a self-check, which trains once whatever the task says; these are the task's own
+    settings, what ``grader grade`` will train, so the explanation says that rather than that the task
+    trains once.
+    """
     rep = Reproducibility(runs=same_seed_runs, seed=seed, training_runs=[r.run for r in records])
+    # A run's artifacts are digested once its training finished; ``ok`` once its predictions were scored.
+    trained = [r for r in records if r.artifacts is not None]
     same = [r for r in records if r.run.kind == "same_seed" and r.run.ok and r.labels is not None]
     base = same[0] if same else None
     if base is None:
-        rep.explanation.append("no training run finished, so nothing could be compared")
+        if not trained:
+            rep.explanation.append("no training run finished, so nothing could be compared")
+            return rep
+        assert trained[0].artifacts is not None
+        rep.artifacts_empty = not trained[0].artifacts.files
+        rep.explanation.append("training finished but prediction failed, so there are no predictions to compare")
         return rep
     assert base.labels is not None
     if base.artifacts is not None:
         rep.artifacts_empty = not base.artifacts.files
     others = same[1:]
     if len(same) < same_seed_runs:
-        rep.explanation.append(f"only {len(same)} of {same_seed_runs} same-seed trainings finished; "
-                               "the comparison uses those")
+        rep.explanation.append(f"only {len(same)} of {same_seed_runs} same-seed runs finished both training and "
+                               "prediction; the comparison uses those")
     if not others:
-        if same_seed_runs < 2:
+        if graded is not None and (graded.runs > 1 or graded.other_seed is not None):
+            other = f" and once with seed {graded.other_seed}" if graded.other_seed is not None else ""
+            rep.explanation.append(f"a self-check trains once; `grader grade` trains {graded.runs} time(s) with the "
+                                   f"same seed{other} and compares the runs (same-seed agreement is not estimated "
+                                   "here)")
+        elif same_seed_runs < 2:
             rep.explanation.append("the task trains once (reproducibility.runs: 1): nothing to compare")
     else:
         pairs = [agreement(base.labels, o.labels or []) for o in others]

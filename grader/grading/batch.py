@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from grader.errors import GraderError, UsageError
 from grader.grading import workers
-from grader.grading.pipeline import Grader, Progress
+from grader.grading.pipeline import Grader, Progress, manifest_task
 from grader.report.write import REPORT_FILE, write_reports
 from grader.spec.cohort import CohortEntry
 from grader.spec.report import Failure, QueueJob, Report, SubmissionRef, TaskRef
@@ -264,7 +264,7 @@ class Batch:
             report = grader.grade(entry.path, task_id=self.task_id, out_dir=folder, candidate=entry.name)
         except Exception as exc:  # noqa: BLE001 - a grader bug in this entry is this entry's error only
             report = error_report(folder, str(entry.path), entry.name, self.task_id,
-                                  f"{type(exc).__name__}: {exc}")
+                                  f"{type(exc).__name__}: {exc}", submission=entry.path)
         result = entry_of(entry, report)
         self._tell("finished", entry, result)
         return result
@@ -283,13 +283,15 @@ def tell(listener: Listener | None, what: str, entry: Entry, *args: object) -> N
 
 
 def error_report(folder: Path, path: str, name: str, task_id: str | None, message: str, *,
-                 invalid: bool = False, queue: QueueJob | None = None) -> Report:
+                 invalid: bool = False, queue: QueueJob | None = None, submission: Path | None = None) -> Report:
     """An ``error`` report (``invalid``: the submission's own fault) for a submission whose grading could not
     produce one, written to ``folder`` when that is possible (a cohort lists it with its error either way);
-    ``queue``: the queue job it was."""
+    ``queue``: the queue job it was. ``submission``: its folder (unpacked), whose submission.yaml names the
+    task when ``task_id`` does not, so the report is filed under that task rather than ``unknown``."""
     failure = (Failure(phase="validate", kind="invalid_submission", message=message) if invalid
                else Failure(phase="grader", kind="sandbox_error", message=message))
-    report = Report(status="invalid" if invalid else "error", task=TaskRef(id=task_id or "unknown"),
+    named = task_id or (manifest_task(submission) if submission is not None and submission.is_dir() else None)
+    report = Report(status="invalid" if invalid else "error", task=TaskRef(id=named or "unknown"),
                     submission=SubmissionRef(path=path, candidate=name), failures=[failure])
     report.environment.grader_version = __version__
     if queue is not None:

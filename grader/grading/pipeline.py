@@ -43,6 +43,7 @@ from grader.report.write import write_predictions, write_reports
 from grader.rubric import review
 from grader.rubric.engine import grade_ahead, settle_report
 from grader.sandbox.base import IMAGE_BUILD, Limits, Mount, RunResult, RunSpec, Sandbox
+from grader.spec.base import read_yaml
 from grader.spec.manifest import Manifest
 from grader.spec.probes import ProbePlan
 from grader.spec.report import (
@@ -60,10 +61,12 @@ from grader.spec.report import (
 from grader.spec.task import TaskSpec, discover_tasks, load_task, with_overrides
 from grader.submission import requirements
 from grader.submission.intake import StagedSubmission, stage
-from grader.submission.validate import validate
+from grader.submission.validate import MANIFEST, Question, validate
 from grader.version import __version__
 
 Progress = Callable[[str], None]
+#: A submission.yaml larger than this is not read for its task (the contract's manifest is a few lines).
+MANIFEST_MAX_BYTES = 64 * 1024
 
 
 class SubmissionInvalid(SubmissionError):
@@ -79,6 +82,21 @@ def runtime_versions() -> dict[str, str] | None:
     from grader.sandbox.docker.image import LOCK_FILE
 
     return requirements.read_lock(LOCK_FILE) if LOCK_FILE.is_file() else None
+
+
+def manifest_task(root: Path) -> str | None:
+    """The task ``root/submission.yaml`` names, read leniently: also when the manifest breaks other rules (a
+    missing field, a bad entry point), so an invalid submission is still filed under its task. None when the
+    file is missing, too large, not YAML or names no task."""
+    path = root / MANIFEST
+    try:
+        if not path.is_file() or path.stat().st_size > MANIFEST_MAX_BYTES:
+            return None
+        data = read_yaml(path, SubmissionError)
+    except (GraderError, OSError):
+        return None
+    task = data.get("task") if isinstance(data, dict) else None
+    return task.strip() if isinstance(task, str) and task.strip() else None
 
 
 def phase_limits(task: TaskSpec, phase: str) -> Limits:
@@ -113,7 +131,8 @@ class Grader:
 
         ``check``: the candidate's self-check. Predictions are scored on the public validation split
         (the hidden test split is never used), training runs once, and instead of a rubric score the
-        report lists what the candidate can still fix (self-check notes).
+        report has an estimate (``report.estimate``: the rubric's gates and points on those figures, written
+        answers left out) and lists what the candidate can still fix (self-check notes).
 
         ``baseline``: the report folder of a previous grading of the same task; the report gets the change
         of every figure from it (:mod:`grader.report.baseline`). One of another task, or without
@@ -193,7 +212,7 @@ class Grader:
             finished = True
         finally:
             if report.status != "graded":
-                report.passed, report.score, report.rubric = False, 0.0, None
+                report.passed, report.score, report.rubric, report.estimate = False, 0.0, None, None
             settle_report(report)
             report.duration_s = round(time.monotonic() - started, 3)
             if out_dir is not None:
@@ -220,12 +239,18 @@ class Grader:
         report.submission = SubmissionRef(candidate=report.submission.candidate, sha256=staged.sha256,
                                           path=report.submission.path, files=staged.files, bytes=staged.bytes)
         known = discover_tasks(self.tasks_root)
-        found = validate(staged.root, expected_task=task_id, known_tasks=set(known), runtime=runtime_versions())
+        found = validate(staged.root, expected_task=task_id, known_tasks=set(known), runtime=runtime_versions(),
+                         questions=lambda named: _questions(known[named]))
         report.warnings += found.warnings
         if not found.ok:
+            # Filed under the task it names, known to this grader or not (its problems say so), so that a
+            # cohort lists it beside the others and MLflow files it with them.
+            named = task_id or (found.manifest.task if found.manifest is not None else manifest_task(staged.root))
+            report.task = TaskRef(id=named or "unknown")
             raise SubmissionInvalid(found.problems)
         assert found.manifest is not None
         task = load_task(known[found.manifest.task])
+        graded_runs = task.reproducibility  # what `grader grade` would train, before a self-check's override
         if self.task_overrides:
             task = with_overrides(task, self.task_overrides)
             report.environment.task_overrides = self.task_overrides
@@ -272,7 +297,8 @@ class Grader:
                 if got is not None:
                     reads["submission"].update(got.submission)
                     reads["artifacts"].update(got.artifacts)
-        rep = reproducibility.compare(records, seed=seed, same_seed_runs=task.reproducibility.runs)
+        rep = reproducibility.compare(records, seed=seed, same_seed_runs=task.reproducibility.runs,
+                                      graded=graded_runs if self.check else None)
         rep.environment = reproducibility.environment(found.pins, installed, runtime_versions())
         rep.reads_submission_files = sorted(reads["submission"])
         if records[0].run.ok:
@@ -283,8 +309,9 @@ class Grader:
         if ahead.done():  # a failure ahead (a bug) leaves those criteria to be graded here, as the others
             context.ready = ahead.result()
         if self.check:
-            self.progress("Running the rubric's checks")
-            report.self_check = selfcheck.notes(rubric_spec, context)
+            self.progress("Estimating the rubric on the public validation split")
+            report.estimate = selfcheck.estimate(rubric_spec, context)
+            report.self_check = selfcheck.notes(rubric_spec, context, report.estimate)
             return
         self.progress(f"Scoring with the {task.rubric.name} rubric")
         report.rubric = rubric.grade(rubric_spec, context)
@@ -458,7 +485,8 @@ class Grader:
         if measure and task.latency.enabled:
             report.latency = latency.build(
                 prediction.events, task.latency.model_dump(), sandbox_peak_mb=prediction.result.peak_memory_mb,
-                batch_labels=None if checked.labels is None else checked.labels.tolist())
+                batch_labels=None if checked.labels is None else checked.labels.tolist(),
+                inputs="validation" if self.check else "hidden-test")
         if checked.labels is None:
             record.run.failure = "; ".join(checked.problems)
             return
@@ -579,6 +607,15 @@ class _Run:
     def title(self) -> str:
         what = "same seed" if self.kind == "same_seed" else "another seed"
         return f"training run {self.index + 1} of {self.of} (seed {self.seed}, {what})"
+
+
+def _questions(task_dir: Path) -> list[Question]:
+    """The written questions of a task's rubric, as the contract checks ANSWERS.md for them; none when the
+    task does not load (its own error follows when the grading loads it)."""
+    try:
+        return [Question(q.id, q.title) for q in load_task(task_dir).rubric_spec().questions()]
+    except GraderError:
+        return []
 
 
 def _render_ahead(report: Report) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from grader.report.format import points
 from grader.spec.report import Report
 
 #: GitHub caps annotations per step; more are dropped silently, so say how many were left out.
@@ -50,12 +51,19 @@ def workflow_commands(report: Report, submission: Path | None = None) -> list[st
         reasons = report.rubric.not_passed_because if report.rubric else []
         found.append(command("error", "; ".join(reasons) or "below the pass mark",
                              title=f"grader: not passed ({report.score:.1f}/100)"))
+    if verdict.self_check:  # a gate the validation figures miss is something to fix before handing in
+        found += [command("error", reason, title="grader: self-check gate") for reason in verdict.reasons]
     found += [command("warning", text, title="grader") for text in report.warnings]
     if len(found) > MAX_ANNOTATIONS:
         left = len(found) - MAX_ANNOTATIONS + 1
         found = found[:MAX_ANNOTATIONS - 1] + [command("warning", f"{left} more findings: see report.md")]
-    found.append(command("notice", f"{report.task.id}: {verdict.phrase}, score {report.score:.1f}/100",
-                         title="grader"))
+    if verdict.self_check:
+        heading = (f", heading for {points(report.estimate.score)}/100 on the {report.estimate.basis}"
+                   if report.estimate is not None else "")
+        found.append(command("notice", f"{report.task.id}: {verdict.phrase}{heading}", title="grader"))
+    else:
+        found.append(command("notice", f"{report.task.id}: {verdict.phrase}, score {report.score:.1f}/100",
+                             title="grader"))
     return found
 
 

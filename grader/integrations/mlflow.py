@@ -5,8 +5,13 @@ in the report, never a lost grading. A grading opens the store while the candida
 (:func:`open_store`), creates its run before writing the reports so that they carry the run id
 (:func:`start_run`), then logs the figures and the written files (:func:`finish_run`);
 :func:`log_grading` does the three at once. The default store is MLflow's own embedded one, a
-SQLite database ``mlflow.db`` in the working folder, which needs no server; ``--mlflow-uri`` or
-``MLFLOW_TRACKING_URI`` points at a tracking server instead.
+SQLite database ``mlflow.db`` in the user's data folder (:func:`grader.paths.data_dir`, e.g.
+``~/.local/share/grader/mlflow.db``): one store per user whatever folder the grader runs from, and no
+server; ``--mlflow-uri`` or ``MLFLOW_TRACKING_URI`` points at another store or a tracking server.
+
+Reading never creates a store: ``grader compare --mlflow`` against a local store that is not there is an
+error (:func:`require_store`), and ``grader review`` updates the reviewed run only where its store is
+(:func:`record_review`).
 
 A new SQLite store is created once, under a file lock, before anything logs to it
 (:func:`prepare_store`): two gradings that create the same store at the same moment would
@@ -31,14 +36,23 @@ from urllib.parse import urlparse
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from grader.spec.report import Report
+    from grader.spec.report import Report, Review
 
 DEFAULT_DB = "mlflow.db"
+#: The run tag listing the failure kinds of a grading (comma-separated, sorted; ``none`` when none).
+FAILURE_KINDS_TAG = "grader.failure_kinds"
+
+
+def default_uri() -> str:
+    """The embedded store every grading logs to unless told otherwise: ``<data dir>/mlflow.db``."""
+    from grader.paths import data_dir
+
+    return f"sqlite:///{(data_dir() / DEFAULT_DB).resolve()}"
 
 
 @dataclass(frozen=True)
 class Tracking:
-    """Where gradings are logged. ``uri`` None: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``.
+    """Where gradings are logged. ``uri`` None: ``MLFLOW_TRACKING_URI``, else :func:`default_uri`.
 
     ``tags``: added to every run logged here (``grader batch`` tags its gradings with ``grader.batch``).
     """
@@ -48,7 +62,7 @@ class Tracking:
 
     @property
     def resolved_uri(self) -> str:
-        uri = self.uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_DB}"
+        uri = self.uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
         return _absolute_sqlite(uri)
 
 
@@ -61,6 +75,41 @@ def _absolute_sqlite(uri: str) -> str:
 
 def _sqlite_path(uri: str) -> Path | None:
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def _local_path(uri: str) -> Path | None:
+    """Where a store on this machine lives (SQLite file, or a ``file:`` / plain-path file store); None for
+    a server, whose existence only the server can tell."""
+    if uri.startswith("sqlite:"):
+        return _sqlite_path(uri)
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(parsed.path)
+    return Path(uri) if parsed.scheme == "" else None
+
+
+def missing_store(uri: str) -> Path | None:
+    """The path of a local store that does not exist (opening it would create an empty one), else None."""
+    path = _local_path(uri)
+    return path if path is not None and not path.exists() else None
+
+
+def require_store(tracking: Tracking) -> str:
+    """The store's URI, after checking it is there: reading must never leave an empty store behind.
+
+    Raises :class:`~grader.errors.UsageError` for a local store that does not exist.
+    """
+    from grader.errors import UsageError
+
+    uri = tracking.resolved_uri
+    path = missing_store(uri)
+    if path is not None:
+        default = " (the default store: no grading has logged to it yet)" if uri == default_uri() else ""
+        raise UsageError(f"no MLflow store at {path}{default}; nothing was created",
+                         "point at the store the gradings logged to with --mlflow-uri or MLFLOW_TRACKING_URI "
+                         f"(e.g. --mlflow-uri sqlite:////path/to/mlflow.db); `grader grade` logs to {default_uri()} "
+                         "unless told otherwise")
+    return uri
 
 
 #: One client per store and process: a new one costs a second or more (MLflow opens and checks the store).
@@ -241,7 +290,10 @@ def tags(report: Report) -> dict[str, str]:
         "exit_code": str(report.exit_code),
         "grader_version": report.environment.grader_version or "",
     }
-    return {k: v for k, v in values.items() if v != ""}
+    found = {k: v for k, v in values.items() if v != ""}
+    # Always set, so a search (`tags."grader.failure_kinds" LIKE '%timeout%'`) finds runs by how they failed.
+    found[FAILURE_KINDS_TAG] = ",".join(sorted({f.kind for f in report.failures})) or "none"
+    return found
 
 
 def params(report: Report) -> dict[str, str]:
@@ -350,16 +402,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 def download_reports(tracking: Tracking, task_id: str, dest: Path) -> list[Path]:
-    """The ``report.json`` (and ``predictions.csv``) of every run in the task's experiment, downloaded to
-    ``dest/<run id>/``.
+    """The ``report.json`` (and ``predictions.csv``, ``report.html``) of every run in the task's experiment,
+    downloaded to ``dest/<run id>/``.
 
-    For ``grader compare --mlflow TASK``. Raises :class:`~grader.errors.UsageError` when the
-    experiment does not exist.
+    For ``grader compare --mlflow TASK``. Raises :class:`~grader.errors.UsageError` when the store is a
+    local one that does not exist (it is not created) or the experiment does not exist.
     """
     from grader.errors import UsageError
     from grader.report.write import PREDICTIONS_FILE, REPORT_FILE
 
-    uri = tracking.resolved_uri
+    uri = require_store(tracking)
     client = _client(uri)
     experiment = client.get_experiment_by_name(task_id)
     if experiment is None:
@@ -375,6 +427,79 @@ def download_reports(tracking: Tracking, task_id: str, dest: Path) -> list[Path]
         folder = dest / run.info.run_id
         folder.mkdir(parents=True, exist_ok=True)
         paths.append(Path(client.download_artifacts(run.info.run_id, REPORT_FILE, str(folder))))
-        if PREDICTIONS_FILE in logged:  # for the paired comparison of the candidates on the hidden rows
-            client.download_artifacts(run.info.run_id, PREDICTIONS_FILE, str(folder))
+        # predictions.csv: for the paired comparison on the hidden rows; report.html: what the page links to.
+        for name in (PREDICTIONS_FILE, "report.html"):
+            if name in logged:
+                client.download_artifacts(run.info.run_id, name, str(folder))
     return paths
+
+
+def logged_where(report: Report, tracking: Tracking | None) -> str:
+    """One line for a grading's summary: the run and the store it was logged to, or why it was not."""
+    run = report.environment.mlflow
+    if run is not None:
+        return f"Logged to MLflow: run {run.run_id} (experiment {report.task.id}) in {run.tracking_uri}"
+    if tracking is None:
+        return "Not logged to MLflow (--no-mlflow)."
+    return f"Not logged to MLflow ({_safe_uri(tracking.resolved_uri)}): see the warning in the report."
+
+
+@dataclass(frozen=True)
+class ReviewSync:
+    """What became of a review's MLflow run: ``updated``, and a sentence for the interviewer either way."""
+
+    updated: bool
+    message: str
+
+
+def record_review(report: Report, folder: Path, criterion: str, review: Review,
+                  uri: str | None = None) -> ReviewSync:
+    """Bring the run of a reviewed report up to date: the reviewed score and totals as metrics, who reviewed
+    which criterion when as tags, and the rewritten report files as artifacts (so ``compare --mlflow`` sees
+    the review).
+
+    ``uri`` overrides the store the report recorded (``environment.mlflow.tracking_uri``: it has no password,
+    and a store may move). Never raises and never creates a store: the review is kept in the report folder
+    whatever happens here, and the result says whether the run was updated and why not.
+    """
+    import time
+
+    from mlflow.entities import Metric
+
+    logged = report.environment.mlflow
+    if logged is None:
+        return ReviewSync(False, "MLflow run not updated: the grading was not logged to MLflow "
+                                 "(graded with --no-mlflow, or the logging failed).")
+    target = _absolute_sqlite(uri or logged.tracking_uri)
+    where = _safe_uri(target)
+    if uri is None and "***" in target:
+        return ReviewSync(False, f"MLflow run {logged.run_id} not updated: the report records {where} without "
+                                 "its password; pass --mlflow-uri with the credentials.")
+    missing = missing_store(target)
+    if missing is not None:
+        return ReviewSync(False, f"MLflow run {logged.run_id} not updated: no MLflow store at {missing} "
+                                 "(moved or deleted?); pass --mlflow-uri to point at it.")
+    _http_defaults(target)
+    now = int(time.time() * 1000)
+    found = {"review.score": report.score, "score": report.score, "passed": float(report.passed),
+             f"review.{_key(criterion)}.points": review.points}
+    if report.rubric is not None:
+        found["rubric.total"] = report.rubric.total
+        found.update({f"rubric.{_key(s.id)}": s.points for s in report.rubric.sections})
+    values = [Metric(k, float(v), now, 1) for k, v in found.items() if v is not None and math.isfinite(v)]
+    try:
+        client = _client(target)
+        client.get_run(logged.run_id)  # a run that is not there: said as such, not as a failed batch
+        client.log_batch(logged.run_id, metrics=values)
+        for key, value in {"grader.reviewed": "true", "grader.reviewed_by": review.reviewer,
+                           "grader.reviewed_at": review.at, "grader.reviewed_criterion": criterion,
+                           "passed": str(report.passed).lower()}.items():
+            client.set_tag(logged.run_id, key, value)
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                client.log_artifact(logged.run_id, str(path))
+    except Exception as exc:  # noqa: BLE001 - the review is kept in the folder; MLflow is a copy
+        return ReviewSync(False, _scrub(target, f"MLflow run {logged.run_id} not updated: {where} failed "
+                                                f"({type(exc).__name__}: {_first_line(exc)}); the review is kept in "
+                                                f"{folder}; the next review of this report updates the run."))
+    return ReviewSync(True, f"MLflow run {logged.run_id} updated in {where}: reviewed score {report.score:.1f}.")

@@ -160,7 +160,8 @@ class QueueBatch:
                                fix="leave data and trained models out of the submission: it is trained in the "
                                    "sandbox")
             except GraderError as exc:
-                report = error_report(folder, str(entry.path), entry.name, self.task_id, str(exc), invalid=True)
+                report = error_report(folder, str(entry.path), entry.name, self.task_id, str(exc), invalid=True,
+                                      submission=staged.root)
                 return Submitted(entry, result=entry_of(entry, report))
         payload = GradingJob(name=entry.name, origin=str(entry.path), batch_id=self.batch_id, task_id=self.task_id,
                              key=key, archive=archive)

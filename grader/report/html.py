@@ -19,7 +19,8 @@ import jinja2
 from markupsafe import Markup
 
 from grader.errors import UnknownNameError
-from grader.report import plots
+from grader.report import plots, selfcheck
+from grader.report.format import ordered_rules, points, points_of, signed_points, submission_label, why_not_passed
 from grader.spec.report import CriterionResult, Environment, Failure, Outcome, Report
 
 if TYPE_CHECKING:
@@ -57,9 +58,10 @@ LIMITS: dict[str, tuple[str, str]] = {
     "train_timeout_s": ("Training time", " s"), "predict_timeout_s": ("Prediction time", " s"),
 }
 
-#: ``<key point>: line <n>: "<sentence>" (matched: <words>)``, the evidence a question criterion writes
-#: (rubric/question.py; older reports have no ``(matched: ...)``).
-_FOUND = re.compile(r'^(?P<id>[\w.-]+): line (?P<line>\d+): "(?P<text>.*)"(?: \(matched: (?P<matched>[^"]*)\))?$', re.S)
+#: ``<key point> (<description>): line <n>: "<sentence>" (matched: <words>)``, the evidence a question criterion
+#: writes (rubric/question.py; older reports have no description and no ``(matched: ...)``).
+_FOUND = re.compile(r'^(?P<id>[\w.-]+)(?: \((?P<description>.*?)\))?: line (?P<line>\d+): "(?P<text>.*)"'
+                    r'(?: \(matched: (?P<matched>[^"]*)\))?$', re.S)
 #: ``; missing: <id> (<description>); ...`` up to ``; <n> words in sentences``, in the same criterion's explanation.
 _MISSING = re.compile(r"(?:^|; )missing: (?P<items>.*?)(?=; \d+ words in sentences)")
 _MISSING_ITEM = re.compile(r"^(?P<id>[\w.-]+) \((?P<text>.*)\)$", re.S)
@@ -72,6 +74,8 @@ class KeyPoint:
     line: int | None = None
     #: The answer's words that earned the key point.
     matched: str = ""
+    #: What a good answer says, from the rubric (reports written before it was recorded have none).
+    description: str = ""
 
 
 @dataclass
@@ -97,7 +101,8 @@ def answers(report: Report) -> list[Answer]:
             for line in c.evidence:
                 m = _FOUND.match(line)
                 if m:
-                    answer.found.append(KeyPoint(m["id"], m["text"], int(m["line"]), m["matched"] or ""))
+                    answer.found.append(KeyPoint(m["id"], m["text"], int(m["line"]), m["matched"] or "",
+                                                 m["description"] or ""))
                 else:
                     answer.other_evidence.append(line)
             m = _MISSING.search(c.explanation)
@@ -202,7 +207,8 @@ def size(n: int | None) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates/report"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(fmt=fmt, ms=ms, sig=sig, share=share, size=size)
+    env.filters.update(fmt=fmt, ms=ms, sig=sig, share=share, size=size, points=points, signed_points=signed_points)
+    env.globals.update(points_of=points_of)
     env.globals.update(failure_title=failure_title, summary=summary, failure_meaning=failure_meaning,
                        metric_description=metric_description, limit_rows=limit_rows,
                        environment_extra=environment_extra)
@@ -225,5 +231,7 @@ def render(report: Report) -> str:
         answers=answers(report),
         reviewed=bool(rubric and any(c.review for s in rubric.sections for c in s.criteria)),
         sandbox=report.environment.sandbox,
+        label=submission_label(report), why=why_not_passed(report), pass_rule=ordered_rules(report.pass_rule),
         multiclass=len((report.confusion_matrix or {}).get("labels") or report.per_class) > 2,
+        estimate=selfcheck.html(report),
     )

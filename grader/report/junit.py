@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from grader.report.format import ordered_rules, points
 from grader.spec.report import CriterionResult, Report
 
 #: Characters XML 1.0 cannot hold (control characters from a candidate's stderr, lone surrogates).
@@ -56,18 +57,23 @@ def render(report: Report) -> str:
 
 
 def _properties(report: Report) -> dict[str, str]:
-    props = {"status": report.status, "passed": str(report.passed).lower(), "score": _short(report.score),
-             "evaluated_on": report.evaluated_on, "task": report.task.id}
+    props = {"status": report.status}
+    if report.evaluated_on == "valid":  # a self-check is not a grade: its estimate, never a score
+        if report.estimate is not None:
+            props.update(estimated_score=points(report.estimate.score), estimate_basis=report.estimate.basis)
+    else:
+        props.update(passed=str(report.passed).lower(), score=points(report.score))
+    props.update(evaluated_on=report.evaluated_on, task=report.task.id)
     if report.task.version is not None:
         props["task_version"] = str(report.task.version)
     if report.rubric is not None:
         props.update(rubric=report.rubric.id, pass_mark=_short(report.rubric.pass_mark),
-                     automatic_score=_short(report.rubric.automatic_total))
+                     automatic_score=points(report.rubric.automatic_total))
     if report.submission.candidate:
         props["candidate"] = report.submission.candidate
     if report.submission.sha256:
         props["submission_sha256"] = report.submission.sha256
-    props.update({f"pass_rule: {r.rule}": "met" if r.met else "not met" for r in report.pass_rule})
+    props.update({f"pass_rule: {r.rule}": "met" if r.met else "not met" for r in ordered_rules(report.pass_rule)})
     for i, flag in enumerate(report.integrity.flags, 1):  # not test cases: a flag fails nobody
         props[f"integrity flag {i}"] = f"{flag.kind} ({flag.severity}, needs review): {flag.message}"
     return props
@@ -80,7 +86,7 @@ def _criteria(report: Report) -> list[ET.Element]:
         for c in section.criteria:
             case = ET.Element("testcase", classname=_xml(section.id), name=_xml(c.id), time="0")
             if _earned_less(c):
-                message = f"{_short(c.points)} of {_short(c.max_points)} points: {c.explanation}"
+                message = f"{points(c.points)} of {points(c.max_points)} points: {c.explanation}"
                 failure = ET.SubElement(case, "failure", message=_xml(" ".join(message.split())), type="points")
                 failure.text = _xml(_criterion_text(c))
             cases.append(case)
@@ -88,8 +94,8 @@ def _criteria(report: Report) -> list[ET.Element]:
 
 
 def _criterion_text(c: CriterionResult) -> str:
-    lines = [f"{c.title}", f"points: {_short(c.points)} of {_short(c.max_points)}"
-             f" (automatic {_short(c.automatic_points)})", f"why: {c.explanation}"]
+    lines = [f"{c.title}", f"points: {points(c.points)} of {points(c.max_points)}"
+             f" (automatic {points(c.automatic_points)})", f"why: {c.explanation}"]
     if c.review is not None:
         lines.append(f"reviewed by {c.review.reviewer} at {c.review.at}: {c.review.note}")
     if c.gate is not None:
@@ -114,7 +120,10 @@ def _failures(report: Report) -> list[ET.Element]:
         cases.append(case)
     if not cases:
         case = ET.Element("testcase", classname="grading", name="verdict", time="0")
-        if not report.passed:
+        verdict = report.verdict
+        if verdict.self_check and verdict.outcome != "passed":
+            ET.SubElement(case, tag, message=_xml("; ".join(verdict.reasons) or verdict.phrase), type="self_check")
+        elif not verdict.self_check and not report.passed:
             ET.SubElement(case, tag, message=f"status {report.status}, not passed", type=report.status)
         cases.append(case)
     return cases

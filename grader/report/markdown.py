@@ -12,6 +12,8 @@ from __future__ import annotations
 import html
 import re
 
+from grader.report import selfcheck
+from grader.report.format import points, points_of, signed_points, why_not_passed
 from grader.spec.report import Failure, Latency, Outcome, Report, RubricResult, SecondOpinion, SectionResult, Verdict
 
 MARKER = "<!-- grader-report -->"
@@ -59,9 +61,7 @@ def num(value: float | None, digits: int = 3) -> str:
 
 def render(report: Report) -> str:
     parts = [MARKER, _head(report), _baseline(report)]
-    if report.evaluated_on == "valid":
-        parts.append("> [!NOTE]\n> **Self-check on the public validation split**: an estimate to fix problems "
-                     "with, not a grade. The hidden test split was not used.")
+    parts.append(selfcheck.markdown(report, inline=inline, cell=cell, code=code))  # a self-check's estimate
     parts += [_why(report), _integrity(report), _borderline(report), _failures(report), _self_check(report),
               _rubric(report), _metrics(report),
               _per_class(report), _latency(report.latency), _reproducibility(report), _warnings(report),
@@ -83,9 +83,9 @@ def _head(report: Report) -> str:
     if report.verdict.self_check:
         return f"{title}\n\n{verdict}"
     mark = f" (passes at {report.rubric.pass_mark:g})" if report.rubric is not None else ""
-    line = f"{verdict}: score **{report.score:.1f}** / 100{mark}"
+    line = f"{verdict}: score **{points(report.score)}** / 100{mark}"
     if report.rubric is not None and report.rubric.total != report.rubric.automatic_total:
-        line += f", {report.rubric.automatic_total:.1f} before interviewers' reviews"
+        line += f", {points(report.rubric.automatic_total)} before interviewers' reviews"
     sub = report.submission
     who = [code(sub.path)] if sub.path else []
     who += [f"sha256 {code(sub.sha256[:12])}"] if sub.sha256 else []
@@ -96,9 +96,7 @@ def _head(report: Report) -> str:
 def _why(report: Report) -> str:
     if report.verdict.outcome != "not_passed" or report.verdict.self_check:
         return ""
-    reasons = list(report.rubric.not_passed_because) if report.rubric is not None else []
-    reasons = reasons or [f"{r.rule} (is {num(r.value)})" for r in report.pass_rule if not r.met]
-    reasons = reasons or [f"[{f.phase}] {f.kind}: {f.message}" for f in report.failures]
+    reasons = why_not_passed(report)  # the root cause first, the total below the pass mark last
     if not reasons:
         return ""
     return "### Why it did not pass\n\n" + "\n".join(f"- {inline(r)}" for r in reasons)
@@ -131,29 +129,29 @@ def _rubric(report: Report) -> str:
     rubric = report.rubric
     if rubric is None:
         return ""
-    head = f"### Rubric {code(rubric.id)} v{rubric.version}: {rubric.total:.1f} of 100 points"
+    head = f"### Rubric {code(rubric.id)} v{rubric.version}: {points(rubric.total)} of 100 points"
     if rubric.total != rubric.automatic_total:
-        head += f" ({rubric.automatic_total:.1f} automatic, then interviewers' reviews)"
+        head += f" ({points(rubric.automatic_total)} automatic, then interviewers' reviews)"
     parts = [head, *(_section(section) for section in rubric.sections)]
     notes = _rubric_notes(rubric)
     return "\n\n".join(parts + ([notes] if notes else []))
 
 
 def _section(section: SectionResult) -> str:
-    rows = [f"#### {inline(section.title)}: {section.points:.1f} / {section.max_points:g}",
+    rows = [f"#### {inline(section.title)}: {points_of(section.points, section.max_points)}",
             "", "| criterion | points | why |", "| --- | ---: | --- |"]
     for c in section.criteria:
-        points = f"{c.points:.1f} / {c.max_points:g}"
+        shown = points_of(c.points, c.max_points)
         why = cell(c.explanation)
         if c.review is not None:
-            points = f"**{points}** (automatic {c.automatic_points:.1f})"
+            shown = f"**{shown}** (automatic {points(c.automatic_points)})"
             why += f"<br>**Reviewed by {cell(c.review.reviewer)}**: {cell(c.review.note)}"
         elif c.needs_review:
             why += "<br>_(to review by an interviewer)_"
         if c.second_opinion is not None:
             why += "<br>" + _second_opinion(c.second_opinion)
         name = code(c.id) + (" (required)" if c.required else "")
-        rows.append(f"| {name} | {points} | {why} |")
+        rows.append(f"| {name} | {shown} | {why} |")
     return "\n".join(rows)
 
 
@@ -214,7 +212,7 @@ def _baseline(report: Report) -> str:
              "paired bootstrap on the same hidden rows; a change whose interval holds 0 is within sampling noise.",
              "", "| figure | baseline | this | change | 95% interval | |",
              "| --- | ---: | ---: | ---: | ---: | --- |",
-             f"| score | {num(base.score.other, 1)} | {num(base.score.value, 1)} | {_signed(base.score.delta, 1)} "
+             f"| score | {_points(base.score.other)} | {_points(base.score.value)} | {signed_points(base.score.delta)} "
              "| | |"]
     for name, d in base.metrics.items():
         interval = f"{d.low:+.4f} – {d.high:+.4f}" if d.low is not None and d.high is not None else ""
@@ -227,6 +225,10 @@ def _baseline(report: Report) -> str:
                      "| | |")
     lines += [f"\n- {inline(note)}" for note in base.notes]
     return "\n".join(lines)
+
+
+def _points(value: float | None) -> str:
+    return "n/a" if value is None else points(value)
 
 
 def _signed(value: float | None, digits: int) -> str:

@@ -1,13 +1,22 @@
-"""The readable terminal summary of a report (rich)."""
+"""The terminal summary of a report (rich), as ``grader grade`` and ``grader check`` print it.
+
+By default a short summary that fits an 80-column terminal: the verdict and score, why, the
+failures with their messages, the headline figures (the task's metrics with their intervals,
+latency p50/p95, reproducibility in one line). ``verbose`` adds everything else: the rubric
+criterion by criterion, per-class figures, the confusion matrix, every latency percentile, each
+training run, phases and the sandbox. Long text wraps; no cell is cut.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from grader.report import selfcheck
+from grader.report.format import failure_reason, points, points_of, signed_points, submission_label, why_not_passed
 from grader.spec.report import Outcome, Report
 
 #: The verdict's colour, by its outcome.
@@ -23,17 +32,13 @@ def _fmt(value: object, digits: int = 3) -> str:
     return str(value)
 
 
-def render(report: Report, console: Console | None = None) -> None:
+def render(report: Report, console: Console | None = None, verbose: bool = False) -> None:
+    """Print the summary of ``report``: the short one, or with ``verbose`` every section."""
     console = console or Console()
-    verdict = report.verdict
-    label, style = verdict.label.upper(), STYLES[verdict.outcome]
-    mark = f" (passes at {report.rubric.pass_mark:g})" if report.rubric is not None else ""
-    if report.evaluated_on == "valid":
-        head = Text.assemble((label, style), f"   task {report.task.id}   on the PUBLIC validation split: "
-                                             "an estimate to fix problems with, not a grade")
-    else:
-        head = Text.assemble((label, style), f"   score {report.score:.1f}/100{mark}   task {report.task.id}")
-    parts: list = [head]
+    if not verbose:
+        console.print(Panel(Group(*summary(report)), title="grader report", expand=False))
+        return
+    parts: list = [_head(report), *selfcheck.terminal(report, verbose=True)]
     if report.baseline is not None:
         parts.append(_baseline(report))
     for flag in report.integrity.flags:  # before the figures: they say whether to trust them
@@ -100,7 +105,104 @@ def render(report: Report, console: Console | None = None) -> None:
         parts.append(Text.assemble(("to fix: ", "bold yellow"), note))
     for w in report.warnings:
         parts.append(Text.assemble(("warning: ", "yellow"), w))
+    for part in parts:
+        _fold(part)
     console.print(Panel(Group(*parts), title="grader report", expand=False))
+
+
+def _fold(part: RenderableType) -> None:
+    """Make every column of a table wrap its text instead of cutting it with "…" on a narrow console."""
+    if isinstance(part, Group):
+        for inner in part.renderables:
+            _fold(inner)
+    elif isinstance(part, Table):
+        for column in part.columns:
+            column.overflow = "fold"
+
+
+def _head(report: Report) -> Text:
+    """The verdict, the score out of 100 with the pass mark, the task and the submission."""
+    verdict = report.verdict
+    label, style = verdict.label.upper(), STYLES[verdict.outcome]
+    who = f"   task {report.task.id}   submission {submission_label(report)}"
+    if report.evaluated_on == "valid":
+        return Text.assemble((label, style), who, "\non the PUBLIC validation split: an estimate to fix problems "
+                                                  "with, not a grade")
+    if report.status != "graded":
+        return Text.assemble((label, style), "   not scored", who)
+    mark = f" (passes at {report.rubric.pass_mark:g})" if report.rubric is not None else ""
+    return Text.assemble((label, style), f"   score {points(report.score)}/100{mark}", who)
+
+
+def summary(report: Report) -> list[RenderableType]:
+    """The short summary: what a reader needs to know the outcome and trust it, in about 20 lines."""
+    parts: list[RenderableType] = [_head(report), *selfcheck.terminal(report)]
+    reasons = why_not_passed(report)
+    if reasons:  # the root cause first, "the total is below the pass mark" last
+        parts.append(Text.assemble(("why: ", "bold"), reasons[0],
+                                   *(Text.assemble("\n     ", r) for r in reasons[1:])))
+    elif report.status == "graded" and report.passed and report.evaluated_on == "test":
+        parts.append(Text.assemble(("why: ", "bold"), "every requirement to pass is met"))
+    elif report.verdict.outcome in ("invalid", "error"):
+        parts.append(Text.assemble(("why: ", "bold"), report.verdict.meaning))
+    shown = set(reasons)
+    for f in report.failures:
+        if failure_reason(f.phase, f.kind, f.message) not in shown:
+            parts.append(Text.assemble((f"[{f.phase}] {f.kind}: ", "bold red"), f.message))
+    for flag in report.integrity.flags:
+        parts.append(Text.assemble((f"integrity flag ({flag.severity}), for a person to review: ", "bold magenta"),
+                                   f"{flag.kind}: {flag.message}"))
+    for r in report.pass_rule:
+        if r.borderline:
+            parts.append(Text.assemble(("borderline: ", "bold yellow"), f"{r.rule} is {_fmt(r.value, 4)}, "
+                                       f"{'met' if r.met else 'not met'}, within sampling noise: a person should "
+                                       "decide"))
+    if report.baseline is not None:
+        base = report.baseline
+        parts.append(Text(f"baseline {base.source}: score {signed_points(base.score.delta)} "
+                          f"({'passed' if base.passed else 'not passed'} there)"))
+    if report.metrics:
+        parts.append(_metric_lines(report))
+    lat = report.latency
+    if lat.measured:
+        parts.append(Text(f"latency: p50 {_ms(lat.p50_ms)} ms, p95 {_ms(lat.p95_ms)} ms (single item, {lat.count} "
+                          f"queries); cold start {_fmt(lat.cold_start_ms, 1)} ms"))
+    if (line := _reproducibility_line(report)) is not None:
+        parts.append(Text(line))
+    for note in report.self_check:
+        parts.append(Text.assemble(("to fix: ", "bold yellow"), note))
+    for w in report.warnings:
+        parts.append(Text.assemble(("warning: ", "yellow"), w))
+    if report.rubric is not None and report.rubric.needs_review:
+        parts.append(Text(f"to review by an interviewer: {', '.join(report.rubric.needs_review)}", style="dim"))
+    parts.append(Text("every criterion, per-class figures and each run: --verbose, or report.html", style="dim"))
+    return parts
+
+
+def _metric_lines(report: Report) -> Text:
+    """The task's metrics, one a line, with their interval: three short columns, never wider than 60."""
+    where = "validation (public split)" if report.evaluated_on == "valid" else "hidden test"
+    ci = report.metrics_ci
+    level = f", {next(iter(ci.values())).level:.0%} interval" if ci else ""
+    width = max(len(name) for name in report.metrics)
+    text = Text.assemble((f"{where} metrics{level}:", "bold"))
+    for name, value in report.metrics.items():
+        interval = f"  {ci[name].low:.3f} – {ci[name].high:.3f}" if name in ci else ""
+        text.append(f"\n  {name.ljust(width)}  {_fmt(value):>6}{interval}")
+    return text
+
+
+def _reproducibility_line(report: Report) -> str | None:
+    rep = report.reproducibility
+    runs = [run for run in rep.training_runs if run.kind == "same_seed"]
+    if len(runs) < 2 and not rep.explanation:
+        return None
+    if len(runs) < 2:
+        return f"reproducibility: {rep.explanation[0]}"
+    identical = "n/a" if rep.artifacts_identical is None else "yes" if rep.artifacts_identical else "no"
+    return (f"reproducibility: {len(runs)} runs with seed {rep.seed}, prediction agreement "
+            f"{_fmt(rep.prediction_agreement, 4)}, largest metric difference {_fmt(rep.max_metric_diff, 4)}, "
+            f"artifacts identical: {identical}")
 
 
 def _baseline(report: Report) -> Table:
@@ -112,8 +214,8 @@ def _baseline(report: Report) -> Table:
     for col in ("figure", "baseline", "this", "change", "95% interval", ""):
         table.add_column(col, justify="left" if col in ("figure", "") else "right")
     score = base.score
-    table.add_row("score", _fmt(score.other, 1), _fmt(score.value, 1),
-                  "n/a" if score.delta is None else f"{score.delta:+.1f}", "", "")
+    table.add_row("score", "n/a" if score.other is None else points(score.other),
+                  "n/a" if score.value is None else points(score.value), signed_points(score.delta), "", "")
     for name, d in base.metrics.items():
         interval = f"{d.low:+.3f} – {d.high:+.3f}" if d.low is not None and d.high is not None else ""
         verdict = "" if d.distinguishable is None else "[bold]real[/]" if d.distinguishable else "[dim]noise[/]"
@@ -162,7 +264,7 @@ def _reproducibility(report: Report) -> Table:
         table.add_column(col, justify="left" if col in ("run", "artifacts") else "right")
     for run in rep.training_runs:
         label = f"{run.run}" + ("" if run.kind == "same_seed" else " (other seed)")
-        artifacts = (run.artifacts_sha256 or "")[:12] if run.ok else f"[red]{escape((run.failure or 'failed')[:60])}[/]"
+        artifacts = (run.artifacts_sha256 or "")[:12] if run.ok else f"[red]{escape(run.failure or 'failed')}[/]"
         table.add_row(label, str(run.seed), _fmt(run.train_s, 1), _fmt(run.predict_s, 1),
                       *(_fmt(run.metrics.get(n)) for n in names), artifacts)
     table.caption = escape("\n".join(rep.explanation))
@@ -174,25 +276,26 @@ def _rubric(report: Report) -> Group:
     rubric = report.rubric
     assert rubric is not None
     reviewed = any(c.review for s in rubric.sections for c in s.criteria)
-    title = f"Rubric {rubric.id}: {rubric.total:.1f} of 100"
+    title = f"Rubric {rubric.id}: {points(rubric.total)} of 100"
     if reviewed:
-        title += f" (automatic {rubric.automatic_total:.1f}, with interviewers' reviews {rubric.total:.1f})"
+        title += f" (automatic {points(rubric.automatic_total)}, with interviewers' reviews {points(rubric.total)})"
     table = Table(show_lines=False)
-    table.add_column("criterion")
-    table.add_column("points", justify="right")
-    table.add_column("why")
+    table.add_column("criterion", overflow="fold")
+    table.add_column("points", justify="right", overflow="fold")
+    table.add_column("why", overflow="fold")
     for section in rubric.sections:
-        table.add_row(f"[bold]{escape(section.title)}[/]", f"[bold]{section.points:.1f}/{section.max_points:g}[/]", "")
+        table.add_row(f"[bold]{escape(section.title)}[/]", f"[bold]{points_of(section.points, section.max_points)}[/]",
+                      "")
         for c in section.criteria:
-            points = f"{c.points:.1f}/{c.max_points:.1f}"
+            shown = points_of(c.points, c.max_points)
             if c.review is not None:
-                points = f"{c.automatic_points:.1f} -> {c.points:.1f}/{c.max_points:.1f}"
-            why = escape(c.explanation if len(c.explanation) <= 160 else c.explanation[:159] + "…")
+                shown = f"{points(c.automatic_points)} -> {shown}"
+            why = escape(c.explanation)  # whole: it wraps, a cut explanation would hide the reason
             if c.review is not None:
                 why += escape(f" [reviewed by {c.review.reviewer}: {c.review.note}]")
             elif c.needs_review:
                 why += " [dim](to review)[/]"
-            table.add_row(f"  {c.id}", points, why)
-    notes = [f"not passed: {reason}" for reason in rubric.not_passed_because]
+            table.add_row(f"  {c.id}", shown, why)
+    notes = [f"not passed: {reason}" for reason in why_not_passed(report)]
     notes += [f"review not applied: {r}" for r in rubric.reviews_not_applied]
     return Group(Text(title, style="bold"), table, *(Text(note) for note in notes))

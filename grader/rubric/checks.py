@@ -103,8 +103,12 @@ def requirements_match_runtime(ctx: Context, options: dict[str, Any]) -> Outcome
                          "with the code.")
 def artifacts_used(ctx: Context, options: dict[str, Any]) -> Outcome:
     rep = ctx.report.reproducibility
-    if rep.artifacts_empty is None:
+    if rep.artifacts_empty is None:  # set once a training finished, whatever its prediction did
         return Outcome(0.0, "no training run finished, so nothing was trained here")
+    if rep.reads_artifacts is None:  # set once a prediction finished
+        saved = "training left /artifacts empty" if rep.artifacts_empty else "training saved files to /artifacts"
+        return Outcome(0.0, f"{saved}, but prediction failed, so whether prediction uses the model trained here "
+                            "could not be checked")
     parts = [rep.artifacts_empty is False, rep.reads_artifacts is True, not rep.reads_submission_files]
     what = ["training saved files to /artifacts" if parts[0] else "training left /artifacts empty",
             "prediction read them" if parts[1] else "prediction never opened a file in /artifacts",

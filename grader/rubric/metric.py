@@ -60,6 +60,23 @@ def _fmt(value: float, figure: Figure) -> str:
     return number + figure.unit_suffix
 
 
+def measured(name: str, classes: list[str], positive_class: str | None) -> str:
+    """What a figure measures on this task, for the criterion's text: ``recall of the positive class 'bad'``
+    on a binary task, ``macro recall (the mean over the 10 classes)`` on a multiclass one; other figures
+    (latency, accuracy, ...) by their name."""
+    from grader.evaluate.metrics import metrics
+
+    try:
+        macro = metrics.get(name).macro
+    except UnknownNameError:  # a figure that is not a metric (latency.p95_ms, ...)
+        return name
+    if not macro:
+        return name
+    if len(classes) == 2 and positive_class is not None:
+        return f"{name} of the positive class '{positive_class}'"
+    return f"macro {name} (the mean over the {len(classes)} classes)"
+
+
 def meets(value: float, bound: float, figure: Figure) -> bool:
     return value >= bound if figure.higher_is_better else value <= bound
 
@@ -90,18 +107,19 @@ class MetricKind(CriterionKind):
                                met=value is not None and meets(value, spec.gate, figure),
                                borderline=interval is not None and interval.low <= spec.gate <= interval.high,
                                interval=None if interval is None else [interval.low, interval.high])
+        what = measured(spec.figure, ctx.task.classes, ctx.task.positive_class)
         if value is None:
             why = "the run failed before it, or the task does not measure it"
             if figure.repeated_runs and ctx.report.reproducibility.runs < 2:
                 why = "the submission was trained only once (reproducibility.runs: 1), so there was nothing to compare"
-            return Outcome(0.0, f"{spec.figure} was not measured ({why}): no points", gate=gate)
+            return Outcome(0.0, f"{what} was not measured ({why}): no points", gate=gate)
         got = fraction(spec, value, figure)
         if spec.threshold is not None:
-            why = (f"{spec.figure} is {_fmt(value, figure)}, {'meeting' if got else 'missing'} the threshold "
+            why = (f"{what} is {_fmt(value, figure)}, {'meeting' if got else 'missing'} the threshold "
                    f"{op} {_fmt(spec.threshold, figure)}: {'all' if got else 'no'} points")
         else:
             assert spec.zero is not None and spec.full is not None
-            why = (f"{spec.figure} is {_fmt(value, figure)}; points scale from {_fmt(spec.zero, figure)} (none) to "
+            why = (f"{what} is {_fmt(value, figure)}; points scale from {_fmt(spec.zero, figure)} (none) to "
                    f"{_fmt(spec.full, figure)} (all): {got:.0%} of the points")
         if gate is not None:
             why += f"; to pass, {gate.rule} is required ({'met' if gate.met else 'NOT met'})"

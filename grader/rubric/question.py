@@ -49,7 +49,11 @@ DENIAL_PENALTY = 0.5
 TOUR_POINTS = 3
 #: The words of a cue's parts must lie within this many words of each other.
 CUE_SPAN_WORDS = 12
-QUOTE = 200
+#: A quoted sentence longer than this is cut at a clause or word boundary after the words that earned
+#: the point, with " …" where the rest was left out; shorter ones are quoted whole.
+QUOTE = 400
+#: Where a long sentence may be cut: after a clause's punctuation, else between words.
+_CLAUSE_END = re.compile(r"[,;:)\]](?=\s)|\s[-–—](?=\s)")
 
 
 @functools.cache
@@ -366,9 +370,29 @@ def assess(spec: QuestionSpec, answer: md.Answer) -> Grade:
     return Grade(round(coverage * length, 4), length, said, named, denied, not_counted)
 
 
-def _quote(sentence: md.Sentence) -> str:
-    text = sentence.text if len(sentence.text) <= QUOTE else sentence.text[:QUOTE - 1] + "…"
-    return f"line {sentence.line}: \"{text}\""
+def _quote(sentence: md.Sentence, point_hits: list[Hit] | None = None) -> str:
+    """``line <n>: "<sentence>"``: the whole sentence, or a long one up to a clause boundary after the
+    words that earned the point, then `` …``; never cut inside a word."""
+    return f"line {sentence.line}: \"{clip(sentence.text, max((h.end for h in point_hits or []), default=0))}\""
+
+
+def clip(text: str, keep: int = 0) -> str:
+    """``text`` whole when it is at most :data:`QUOTE` characters, else cut at the last clause boundary
+    (else word boundary) that keeps its first ``keep`` characters and most of :data:`QUOTE`, with `` …``."""
+    if len(text) <= QUOTE:
+        return text
+    limit = max(QUOTE, keep + 80)  # room for the clause that holds the last matched word
+    floor = max(keep, QUOTE // 2)
+    clauses = [m.start() + (1 if m.group()[0] in ",;:)]" else 0) for m in _CLAUSE_END.finditer(text, 0, limit + 1)]
+    cuts = [c for c in clauses if floor <= c <= limit]
+    if not cuts:
+        cuts = [m.start() for m in re.finditer(r"\s", text) if floor <= m.start() <= limit]
+    if not cuts:  # one word longer than the room: cut after it
+        cuts = [m.start() for m in re.finditer(r"\s", text) if m.start() >= floor][:1]
+    cut = cuts[-1] if cuts else len(text)
+    if cut >= len(text.rstrip()):
+        return text
+    return text[:cut].rstrip(" ,;:-–—") + " …"
 
 
 def _matched(point_hits: list[Hit]) -> str:
@@ -409,7 +433,8 @@ def grade_answer(spec: QuestionSpec, answer: md.Answer) -> Outcome:
         if g.not_counted.get(kind):
             sentences = g.not_counted[kind]
             parts.append(f"{len(sentences)} {why} ({_quote(sentences[0])})")
-    evidence = [f"{kp.id}: {_quote(g.said[kp.id][0])} (matched: {_matched(g.said[kp.id][1])})" for kp in found]
+    evidence = [f"{kp.id} ({kp.description}): {_quote(*g.said[kp.id])} (matched: {_matched(g.said[kp.id][1])})"
+                for kp in found]
     return Outcome(g.fraction, "; ".join(parts), evidence=evidence, needs_review=True)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
@@ -440,6 +440,57 @@ class Environment(_AsRecorded):
     queue: QueueJob | None = Field(default=None, description="Set when a `grader worker` graded it from a queue.")
 
 
+class EstimatedGate(Requirement):
+    """A figure gate of the rubric as the public validation split has it: what passing would require of it."""
+
+    criterion: str = Field(description="The rubric criterion the gate belongs to.")
+    figure: str
+    bound: float = Field(description="The value the figure must reach (`>=` when higher is better, else `<=`).")
+    message: str = Field(description="The gate in words: the figure on validation against its bound.")
+
+
+class EstimatedCriterion(_Model):
+    """One rubric criterion graded on the validation figures, or why it is not part of the estimate."""
+
+    id: str
+    kind: str
+    title: str
+    section: str = Field(description="The id of the rubric section it belongs to.")
+    max_points: float
+    points: float | None = Field(description="Estimated points; null: not part of the estimate (see `explanation`).")
+    explanation: str
+    required: bool = False
+
+
+class SelfCheckEstimate(_Model):
+    """``grader check``: where the submission is heading, from the PUBLIC validation split. An estimate for the
+    candidate to act on, never a grade: the hidden test split decides the grade, and what cannot be judged on
+    public data (written answers, reproducibility across trainings) is left out, with its points."""
+
+    basis: str = Field(default="public validation split, an estimate",
+                       description="What the estimate rests on: never the hidden test split.")
+    score: float = Field(ge=0, le=100, description="Estimated points of the criteria that could be estimated.")
+    not_estimated_points: float = Field(ge=0, le=100, description="Points of the criteria left out of the "
+                                                                  "estimate: the score can reach at most "
+                                                                  "`score + not_estimated_points`.")
+    pass_mark: float
+    gates: list[EstimatedGate] = Field(default_factory=list, description="Each gate with its validation value.")
+    required: list[Requirement] = Field(default_factory=list, description="Criteria that need full points to pass, "
+                                                                           "as estimated.")
+    criteria: list[EstimatedCriterion] = Field(default_factory=list)
+    not_estimated: list[str] = Field(default_factory=list, description="What the estimate leaves out, and why.")
+
+    @property
+    def failing(self) -> list[Requirement]:
+        """Gates and required criteria the validation figures do not meet: what would fail a grading."""
+        return [r for r in [*self.gates, *self.required] if not r.met]
+
+    @property
+    def ceiling(self) -> float:
+        """The highest score the estimate allows, every criterion left out earning all its points."""
+        return round(min(100.0, self.score + self.not_estimated_points), 2)
+
+
 Outcome = Literal["passed", "not_passed", "invalid", "error"]
 
 
@@ -460,6 +511,8 @@ class Verdict:
     meaning: str
     exit_code: int
     self_check: bool = False
+    #: Why, in words, when the outcome has reasons of its own (a self-check's failing gates).
+    reasons: tuple[str, ...] = ()
 
 
 #: Every verdict, by outcome and whether the report is a self-check.
@@ -473,8 +526,17 @@ VERDICTS: dict[tuple[Outcome, bool], Verdict] = {(v.outcome, v.self_check): v fo
     Verdict("passed", "Self-check: runs", "self-check: runs",
             "the submission trains and predicts without failures", 0, self_check=True),
     Verdict("not_passed", "Self-check: problems to fix", "self-check: problems to fix",
-            "the submission does not run cleanly yet", 1, self_check=True),
+            "the submission does not run cleanly yet, or its validation figures miss a pass gate", 1,
+            self_check=True),
 )}
+
+
+def _missed(requirement: Requirement) -> str:
+    """A requirement of the pass rule the validation figures miss, in words."""
+    if isinstance(requirement, EstimatedGate):
+        return requirement.message
+    value = "" if requirement.value is None else f" (estimated {requirement.value:g})"
+    return f"{requirement.rule} is not met on the validation split{value}"
 
 
 class Report(_Model):
@@ -511,18 +573,40 @@ class Report(_Model):
                                  "score, ...), with their evidence; never part of the score or the verdict.")
     self_check: list[str] = Field(default_factory=list, description="`grader check`: what the candidate can still "
                                                                     "fix before handing the submission in.")
+    estimate: SelfCheckEstimate | None = Field(
+        default=None, description="`grader check` only (left out otherwise): the rubric's gates and points on the "
+                                  "public validation split, an estimate, never the grade.")
     phases: dict[str, PhaseRun] = Field(default_factory=dict)
     environment: Environment = Field(default_factory=Environment)
     started_at: str | None = None
     duration_s: float | None = None
 
+    @model_serializer(mode="wrap")
+    def _without_grade(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A self-check is no grade: its JSON has no ``score`` or ``passed`` (its ``estimate`` says where it is
+        heading); a grading has no ``estimate`` key, as before there was one."""
+        data: dict[str, Any] = handler(self)
+        if self.evaluated_on == "valid":
+            data.pop("score", None)
+            data.pop("passed", None)
+        if self.estimate is None:
+            data.pop("estimate", None)
+        return data
+
     @property
     def verdict(self) -> Verdict:
-        """Passed, not passed, invalid or error (a self-check: runs or problems to fix), and its exit code."""
+        """Passed, not passed, invalid or error (a self-check: runs or problems to fix), and its exit code.
+
+        A self-check has problems to fix when a run failed or when its validation figures miss a gate (or a
+        required criterion) of the rubric: the verdict's ``reasons`` name each.
+        """
         if self.status != "graded":
             return VERDICTS[(self.status, False)]
         if self.evaluated_on == "valid":
-            return VERDICTS[("not_passed" if self.failures else "passed", True)]
+            missed = tuple(_missed(r) for r in (self.estimate.failing if self.estimate is not None else []))
+            if self.failures or missed:
+                return replace(VERDICTS[("not_passed", True)], reasons=missed)
+            return VERDICTS[("passed", True)]
         return VERDICTS[("passed" if self.passed else "not_passed", False)]
 
     @property

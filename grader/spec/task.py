@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from grader.errors import SpecError, UnknownNameError
 from grader.paths import TASK_FILE, tasks_dir
@@ -117,12 +118,14 @@ class TaskSpec(StrictModel):
     suite: Suite
     description: str
     data: DataSpec
-    label_column: str | None = Field(default=None, description="The label's column (tabular, NLP; NLP text is in "
-                                     "column 'text'). CV data keeps labels in the .npz 'labels' array.")
-    feature_columns: list[str] = Field(default_factory=list)
-    image_shape: list[int] | None = Field(default=None, description="CV: the shape of one image, e.g. [28, 28].")
+    label_column: str | None = Field(default=None, validate_default=True, description="The label's column "
+                                     "(tabular, NLP; NLP text is in column 'text'). CV data keeps labels in the "
+                                     ".npz 'labels' array.")
+    feature_columns: list[str] = Field(default_factory=list, validate_default=True)
+    image_shape: list[int] | None = Field(default=None, validate_default=True,
+                                          description="CV: the shape of one image, e.g. [28, 28].")
     classes: list[str] = Field(min_length=2)
-    positive_class: str | None = None
+    positive_class: str | None = Field(default=None, validate_default=True)
     metrics: list[str] = Field(min_length=1)
     limits: ResourceLimits = Field(default_factory=ResourceLimits)
     latency: LatencySettings = Field(default_factory=LatencySettings)
@@ -134,38 +137,78 @@ class TaskSpec(StrictModel):
 
     _root: Path | None = PrivateAttr(default=None)
 
+    # Each consistency rule is checked on the field it is about (fields are validated in order, so the
+    # ones it depends on are in ``info.data``): the error then names that field, not "(top level)".
+    @field_validator("label_column")
+    @classmethod
+    def _label_column(cls, v: str | None, info: ValidationInfo) -> str | None:
+        suite = info.data.get("suite")
+        if suite in ("tabular", "nlp") and not v:
+            raise ValueError(f"a {suite} task needs a label_column: set it to the name of the label's column in "
+                             "the CSV files")
+        return v
+
+    @field_validator("feature_columns")
+    @classmethod
+    def _feature_columns(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("suite") == "tabular" and not v:
+            raise ValueError("a tabular task must list its feature_columns: the CSV files' feature columns, in order")
+        label = info.data.get("label_column")
+        if label is not None and label in v:
+            raise ValueError(f"label_column {label!r} must not be a feature column: remove it from feature_columns")
+        if len(set(v)) != len(v):
+            raise ValueError(f"feature_columns must be unique: {sorted({c for c in v if v.count(c) > 1})} is "
+                             "listed twice")
+        return v
+
+    @field_validator("image_shape")
+    @classmethod
+    def _image_shape(cls, v: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        if info.data.get("suite") == "cv" and not v:
+            raise ValueError("a cv task needs image_shape: the shape of one image, e.g. [28, 28]")
+        return v
+
     @field_validator("classes")
     @classmethod
     def _unique_classes(cls, v: list[str]) -> list[str]:
         if len(set(v)) != len(v):
-            raise ValueError("classes must be unique")
+            raise ValueError(f"classes must be unique: {sorted({c for c in v if v.count(c) > 1})} is listed twice")
         return v
 
-    @model_validator(mode="after")
-    def _consistent(self) -> TaskSpec:
+    @field_validator("positive_class")
+    @classmethod
+    def _positive_class(cls, v: str | None, info: ValidationInfo) -> str | None:
+        classes = info.data.get("classes")
+        if classes is None:  # classes did not validate: that is the error to fix first
+            return v
+        if v is not None and v not in classes:
+            raise ValueError(f"positive_class {v!r} is not one of classes {classes}: set it to the class that "
+                             "matters, spelt as in classes, or to null for a multiclass task")
+        if len(classes) == 2 and v is None:
+            raise ValueError(f"a binary task needs a positive_class: one of classes {classes}, the class that "
+                             "matters (precision and recall are about it)")
+        return v
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, v: list[str]) -> list[str]:
         from grader.evaluate.metrics import metrics as registry
 
-        if self.positive_class is not None and self.positive_class not in self.classes:
-            raise ValueError(f"positive_class {self.positive_class!r} is not one of classes {self.classes}")
-        if len(self.classes) == 2 and self.positive_class is None:
-            raise ValueError("a binary task needs a positive_class")
-        if self.suite == "tabular" and not self.feature_columns:
-            raise ValueError("a tabular task must list its feature_columns")
-        if self.suite in ("tabular", "nlp") and not self.label_column:
-            raise ValueError(f"a {self.suite} task needs a label_column")
-        if self.suite == "cv" and not self.image_shape:
-            raise ValueError("a cv task needs image_shape (e.g. [28, 28])")
-        if self.label_column in self.feature_columns:
-            raise ValueError(f"label_column {self.label_column!r} must not be a feature column")
-        for name in self.metrics:
+        for name in v:
             if name not in registry:
                 raise ValueError(str(UnknownNameError("metric", name, registry.names())))
-        if self.expected is not None:
-            for name in {*self.expected.reference, *self.expected.strong}:
-                if name not in self.metrics:
+        return v
+
+    @field_validator("expected")
+    @classmethod
+    def _expected_metrics(cls, v: TaskExpectations | None, info: ValidationInfo) -> TaskExpectations | None:
+        metrics = info.data.get("metrics")
+        if v is not None and metrics is not None:
+            for name in sorted({*v.reference, *v.strong}):
+                if name not in metrics:
                     raise ValueError(f"expected names metric {name!r}, which is not in this task's metrics "
-                                     f"{self.metrics}")
-        return self
+                                     f"{metrics}: add it to metrics, or remove it from expected")
+        return v
 
     def rubric_spec(self) -> RubricSpec:
         """The task's rubric with the task's settings applied (errors name the task file)."""
@@ -219,8 +262,8 @@ def load_task(path: Path) -> TaskSpec:
     """Load a task from its folder or its ``task.yaml``; errors name the file and key."""
     path = Path(path)
     file = path / TASK_FILE if path.is_dir() else path
-    task = load_model(TaskSpec, read_yaml(file), str(file),
-                      hint="see the task format in docs/tasks.md, or `grader schema task`")
+    data = read_yaml(file)
+    task = load_model(TaskSpec, data, str(file), hint=_hint(data))
     expected = "/".join(file.parent.parts[-2:])
     if task.id != expected:
         raise SpecError(f"{file}: id {task.id!r} does not match its folder {expected!r}",
@@ -228,6 +271,26 @@ def load_task(path: Path) -> TaskSpec:
     task._root = file.parent
     task.rubric_spec()  # a task whose rubric does not load is not a task
     return task
+
+
+FORMAT_HINT = "see the task format in docs/tasks.md, or `grader schema task`"
+
+
+def _hint(data: object) -> str:
+    """The fix for a task.yaml that does not load: the key meant, for a misspelt one, then the format's docs."""
+    sections: list[tuple[str, object, type[StrictModel]]] = [("", data, TaskSpec)]
+    if isinstance(data, dict):
+        sections.append(("data.", data.get("data"), DataSpec))
+    tips = []
+    for prefix, section, model in sections:
+        if not isinstance(section, dict):
+            continue
+        for key in section:
+            if str(key) not in model.model_fields:
+                close = difflib.get_close_matches(str(key), list(model.model_fields), n=1)
+                if close:
+                    tips.append(f"{prefix}{key} -> {prefix}{close[0]}")
+    return (f"did you mean {', '.join(tips)}? " if tips else "") + FORMAT_HINT
 
 
 def registry_names() -> list[str]:

@@ -95,7 +95,7 @@ def test_schema_command_prints_json_schema():
 @pytest.mark.docker
 @pytest.mark.slow
 def test_reference_passes_and_baseline_fails(tmp_path):
-    ref = run("grade", str(EXAMPLES / "reference"), "--out", str(tmp_path / "ref"))
+    ref = run("grade", str(EXAMPLES / "reference"), "--out", str(tmp_path / "ref"), "--verbose")
     assert ref.returncode == 0, ref.stdout + ref.stderr
     assert "PASSED" in ref.stdout
     report = json.loads((tmp_path / "ref" / "report.json").read_text())

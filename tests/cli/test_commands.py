@@ -98,3 +98,26 @@ def test_a_grader_error_prints_message_and_hint_as_written_and_exits_with_its_co
     result = CliRunner().invoke(broken, [])
     assert result.exit_code == 4
     assert "error: cannot read [bold]x[/bold]" in result.output and "hint: look at [red]" in result.output
+
+
+@pytest.mark.parametrize("command", ["grade", "check"])
+def test_grade_and_check_offer_verbose(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0 and "--verbose" in result.output
+
+
+@pytest.mark.docker
+def test_grade_prints_the_short_summary_and_everything_with_verbose(tmp_path):
+    """The short summary by default (no rubric table), every criterion and table with --verbose."""
+    from tests.helpers import EXAMPLES
+
+    args = ["grade", str(EXAMPLES / "reference"), "--no-mlflow", "--runs", "1"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "short")], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "PASSED" in result.output and "score " in result.output and "/100 (passes at 60)" in result.output
+    assert "Confusion matrix" not in result.output and "…" not in result.output
+    full = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "full"), "--verbose"], env={"COLUMNS": "80"})
+    assert full.exit_code == 0, full.output
+    for shown in ("Rubric ml-engineer", "Confusion matrix", "explaining-errors", "Phases:"):
+        assert shown in full.output, shown
+    assert "…" not in full.output

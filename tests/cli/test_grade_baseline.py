@@ -11,7 +11,7 @@ from tests.helpers import make_submission
 def test_a_missing_baseline_is_a_usage_error_before_anything_runs(tmp_path):
     sub = make_submission(tmp_path / "s")
     result = CliRunner().invoke(main, ["grade", str(sub), "--no-mlflow", "--out", str(tmp_path / "out"),
-                                       "--baseline", str(tmp_path / "nowhere")])
+                                       "--baseline", str(tmp_path / "nowhere")], env={"COLUMNS": "400"})
     assert result.exit_code == 2, result.output
     said = result.output.replace("\n", "")
     assert "--baseline: " in said and "nowhere/report.json not found" in said and "earlier `grader grade`" in said

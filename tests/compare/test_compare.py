@@ -183,15 +183,18 @@ def test_html_has_every_candidate_and_needs_no_network(report_dirs, tmp_path):
     hostile["submission"]["path"] = "x/<img src=y onerror=alert(1)>"
     (tmp_path / "hostile.json").write_text(json.dumps(hostile))
     table = compare(load_rows([*report_dirs, tmp_path / "hostile.json", tmp_path / "missing"]), sort="recall")
-    page = render_html(table)
+    page = render_html(table, page_dir=tmp_path)
     cells = CellParser.cells(page)
     assert len(cells) == len(table.rows)
     assert [row[0] for row in cells] == column(table, "candidate")
     parser = CellParser()
     parser.feed(page)
-    assert parser.tags <= {"html", "head", "meta", "title", "style", "body", "h1", "p", "table", "thead", "tbody", "tr",
-                           "th", "td", "button", "script"}  # no img, link, iframe: the hostile name stayed text
-    assert not parser.attributes & {"src", "href", "onerror", "onclick"} and "&lt;img src=y" in page
+    assert parser.tags <= {"html", "head", "meta", "title", "style", "body", "h1", "p", "div", "table", "thead",
+                           "tbody", "tr", "th", "td", "button", "a", "script"}  # no img, iframe: the name stayed text
+    assert not parser.attributes & {"src", "onerror", "onclick"} and "&lt;img src=y" in page
+    # The only links: each report folder's own report, relative to the page.
+    assert re.findall(r'href="([^"]+)"', page) == [f"out/{Path(r.source).name}/report.json" for r in table.rows
+                                                   if Path(r.source).parent.name == "out"]
     assert not re.search(r"@import|url\(|https?://", page)
     headers = re.findall(r'<th data-kind="(\w+)"\s+data-higher="(\d?)"', page)
     assert len(headers) == len(table.columns)

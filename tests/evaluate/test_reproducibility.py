@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from grader.evaluate.reproducibility import RunRecord, agreement, compare, differing_files, digest, environment
 from grader.spec.report import TrainingRun
 from grader.submission.requirements import Pin
 
 
 def _record(run: int, labels: list[str] | None, *, seed: int = 1, kind: str = "same_seed", files=None,
-            metrics=None, ok: bool = True) -> RunRecord:
+            metrics=None, ok: bool = True, trained: bool = True) -> RunRecord:
+    """A run as the pipeline records it: artifacts once training finished, ``ok`` and labels once predicted."""
     from grader.evaluate.reproducibility import Digest
 
     files = files if files is not None else {"model.bin": "aa"}
     return RunRecord(TrainingRun(run=run, seed=seed, kind=kind, ok=ok, metrics=metrics or {"f1": 0.5}),
-                     labels=labels, artifacts=Digest("x" + "".join(files.values()), files, 10))
+                     labels=labels, artifacts=Digest("x" + "".join(files.values()), files, 10) if trained else None)
 
 
 def test_digest_is_content_not_timestamps(tmp_path: Path):
@@ -66,7 +69,7 @@ def test_other_seed_spread_and_a_failed_repeat():
                    _record(2, None, ok=False),
                    _record(3, ["a", "a"], seed=9, kind="other_seed", metrics={"f1": 0.8})], seed=1, same_seed_runs=2)
     assert rep.prediction_agreement is None  # only one same-seed run finished
-    assert "only 1 of 2 same-seed trainings finished" in rep.explanation[0]
+    assert "only 1 of 2 same-seed runs finished both training and prediction" in rep.explanation[0]
     assert rep.seed_check is not None and rep.seed_check.seeds == [1, 9]
     assert rep.seed_check.metric_spread == {"f1": 0.3} and rep.seed_check.prediction_agreement == 0.5
     assert [r.ok for r in rep.training_runs] == [True, False, True]
@@ -74,8 +77,16 @@ def test_other_seed_spread_and_a_failed_repeat():
 
 def test_one_run_or_none():
     assert compare([_record(1, ["a"])], seed=1, same_seed_runs=1).prediction_agreement is None
-    rep = compare([_record(1, None, ok=False)], seed=1, same_seed_runs=2)
+    rep = compare([_record(1, None, ok=False, trained=False)], seed=1, same_seed_runs=2)
     assert rep.explanation == ["no training run finished, so nothing could be compared"]
+    assert rep.artifacts_empty is None
+
+
+@pytest.mark.parametrize("files, empty", [({"model.bin": "aa"}, False), ({}, True)])
+def test_training_that_finished_before_a_failed_prediction_is_said_so(files, empty):
+    rep = compare([_record(1, None, ok=False, files=files)], seed=1, same_seed_runs=2)
+    assert rep.explanation == ["training finished but prediction failed, so there are no predictions to compare"]
+    assert rep.artifacts_empty is empty and rep.prediction_agreement is None
 
 
 def test_environment_checks_against_the_image_first():

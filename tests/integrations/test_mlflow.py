@@ -69,7 +69,7 @@ def test_params_and_tags_say_what_was_graded_and_how_it_ended():
     report.submission.candidate = "ada"
     assert params(report)["limits.memory_mb"] == "512" and params(report)["seed"] == "7"
     assert tags(report) == {"status": "graded", "passed": "true", "candidate": "ada", "evaluated_on": "test",
-                            "exit_code": "0", "grader_version": "0.1.0"}
+                            "exit_code": "0", "grader_version": "0.1.0", "grader.failure_kinds": "none"}
 
 
 # -- embedded store --------------------------------------------------------------------------------
@@ -100,12 +100,13 @@ def test_parallel_gradings_into_a_new_sqlite_store_lose_no_run(tmp_path):
     assert sorted(r.data.tags["candidate"] for r in runs) == ["c0", "c1", "c2", "c3"]
 
 
-def test_the_default_store_is_mlflow_db_in_the_working_folder(tmp_path, monkeypatch):
+def test_the_default_store_is_mlflow_db_in_the_data_dir_not_the_working_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    assert Tracking().resolved_uri == f"sqlite:///{tmp_path}/mlflow.db"
-    assert prepare_store(Tracking()) == f"sqlite:///{tmp_path}/mlflow.db"
-    assert (tmp_path / "mlflow.db").is_file()
+    monkeypatch.setenv("GRADER_DATA_DIR", str(tmp_path / "data"))
+    assert Tracking().resolved_uri == f"sqlite:///{tmp_path}/data/mlflow.db"
+    assert prepare_store(Tracking()) == f"sqlite:///{tmp_path}/data/mlflow.db"
+    assert (tmp_path / "data" / "mlflow.db").is_file() and not (tmp_path / "mlflow.db").exists()
 
 
 # -- a real grading, logged --------------------------------------------------------------------------

@@ -63,3 +63,18 @@ def test_a_job_no_worker_can_grade_fails_after_its_retries_with_the_reason(tmp_p
     assert f"failed after {RETRIES + 1} attempt(s)" in message and "this worker runs grader 0.0.0-other" in message
     [retried] = batch.enqueue([Entry("alice", alice)])  # its error is in --out now: a re-run grades it again
     assert not retried.reused and fetch_job(client, retried.job_id).get_status() == "queued"
+
+
+def test_a_submission_too_large_to_travel_is_invalid_under_the_task_it_names(tmp_path, client, monkeypatch):
+    from grader.queue import client as queue_client
+
+    monkeypatch.setattr(queue_client, "MAX_SUBMISSION_BYTES", 1024)
+    import secrets
+
+    big = make_submission(tmp_path / "cohort" / "big", extra={"weights.txt": secrets.token_hex(20_000)})
+    [submitted] = QueueBatch(client, tmp_path / "out", "b1").enqueue([Entry("big", big)])
+    assert submitted.job_id is None and submitted.result is not None
+    report = read_existing(tmp_path / "out" / "big")
+    assert report is not None and report.status == "invalid"
+    assert report.task.id == "tabular/credit-default", "filed under unknown, not the task its manifest names"
+    assert "submission big" in report.failures[0].message, report.failures

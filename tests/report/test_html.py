@@ -22,6 +22,7 @@ from typing import Any, get_args
 import pytest
 
 from grader.report import html, plots
+from grader.report.format import points
 from grader.rubric import answers as md
 from grader.rubric import engine
 from grader.rubric.question import KeyPoint, QuestionSpec, grade_answer
@@ -97,7 +98,7 @@ def test_every_report_states_its_verdict_first(named_report):
     verdict = text[start:text.index("</section>", start)]
     assert label in verdict and f"exit code {exit_code}" in verdict
     if report.status == "graded" and report.evaluated_on == "test":
-        assert f"{report.score:,.1f}" in verdict
+        assert points(report.score) in verdict
     verdict = start
     assert verdict < text.index('id="why"') < text.index('id="environment"')
     for failure in report.failures:
@@ -234,7 +235,7 @@ def test_self_check_has_a_banner_and_no_score():
     assert 'id="self-check-banner"' in text and "Self-check, not a grade" in page.text
     assert "public validation split" in page.text and "not a grade" in page.text
     verdict = text[text.index('id="verdict"'):text.index('id="why"')]
-    assert f"{report.score:,.1f}" not in verdict
+    assert points(report.score) not in verdict
 
 
 def test_written_answers_put_the_key_points_beside_the_sentences():
@@ -387,7 +388,7 @@ def test_graded_reference_in_a_real_browser(chromium, docker_box, tmp_path):
         assert verdict.is_visible()
         expected = "PASSED" if report.passed else "NOT PASSED"
         assert verdict.locator(".verdict-label").inner_text().strip() == expected  # upper-cased by CSS
-        assert f"{report.score:,.1f}" in verdict.inner_text()
+        assert points(report.score) in verdict.inner_text()
         for heading in ("Why", "Metrics on the hidden test split", "Latency and footprint", "Reproducibility",
                         "Written answers", "Interviewer reviews", "Environment"):
             assert page.get_by_role("heading", level=2, name=heading, exact=True).is_visible(), heading

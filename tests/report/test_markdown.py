@@ -15,6 +15,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
+from grader.report.format import points, points_of
 from grader.report.markdown import MARKER, cell, fenced, inline, render
 from grader.spec.report import Report
 from tests.report import fixture_json, load_fixture
@@ -67,7 +68,7 @@ def test_verdict_comes_first():
         assert lines[1].startswith("## Grader report:") and report.task.id in lines[1]
         assert f"**{verdict}" in lines[2], (name, lines[2])
         if report.status == "graded" and report.evaluated_on == "test":
-            assert f"score **{report.score:.1f}** / 100 (passes at {report.rubric.pass_mark:g})" in lines[2]
+            assert f"score **{points(report.score)}** / 100 (passes at {report.rubric.pass_mark:g})" in lines[2]
 
 
 def test_why_it_did_not_pass_lists_every_reason():
@@ -101,7 +102,7 @@ def test_rubric_table_per_section_with_every_criterion():
         assert table[0] == ["criterion", "points", "why"]
         assert [re.sub(r"<.*?>|\s*\(required\)", "", row[0]) for row in table[1:]] == [c.id for c in section.criteria]
         for c, row in zip(section.criteria, table[1:], strict=True):
-            assert row[1] == f"{c.points:.1f} / {c.max_points:g}"
+            assert row[1] == points_of(c.points, c.max_points)
 
 
 def test_reviewed_points_shown_beside_automatic_ones():
@@ -112,9 +113,9 @@ def test_reviewed_points_shown_beside_automatic_ones():
     rows = [row for table in tables(html) for row in table]
     for c in reviewed:
         row = next(r for r in rows if re.sub(r"<.*?>", "", r[0]) == c.id)
-        assert f"{c.points:.1f} / {c.max_points:g}" in row[1] and f"automatic {c.automatic_points:.1f}" in row[1]
+        assert points_of(c.points, c.max_points) in row[1] and f"automatic {points(c.automatic_points)}" in row[1]
         assert f"Reviewed by {c.review.reviewer}" in row[2]
-    assert f"{report.rubric.automatic_total:.1f} before interviewers' reviews" in html
+    assert f"{points(report.rubric.automatic_total)} before interviewers' reviews" in html
     assert report.submission.candidate and f"Submission by **{inline(report.submission.candidate)}**:" in render(report)
 
 

@@ -67,7 +67,7 @@ def test_html_shows_intervals_borderline_and_the_reliability_plot(report):
 
 def test_terminal_and_junit_say_so_too(report):
     buffer = io.StringIO()
-    terminal.render(report, Console(file=buffer, width=200, color_system=None))
+    terminal.render(report, Console(file=buffer, width=200, color_system=None), verbose=True)
     text = buffer.getvalue()
     assert "95% interval" in text and "borderline: precision >=" in text and "Brier" in text
     assert "within sampling noise: a person should decide" in junit.render(report)

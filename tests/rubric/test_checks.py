@@ -37,6 +37,19 @@ def test_artifacts_used(ctx, empty, reads, shipped, fraction):
     assert run("artifacts_used", ctx).fraction == pytest.approx(fraction)
 
 
+def test_artifacts_used_tells_a_failed_training_from_a_failed_prediction(ctx):
+    rep = ctx.report.reproducibility
+    outcome = run("artifacts_used", ctx)
+    assert outcome.fraction == 0.0 and outcome.explanation == "no training run finished, so nothing was trained here"
+    rep.artifacts_empty = False  # training finished; prediction failed, so reads_artifacts was never measured
+    outcome = run("artifacts_used", ctx)
+    assert outcome.fraction == 0.0 and outcome.explanation == (
+        "training saved files to /artifacts, but prediction failed, so whether prediction uses the model trained "
+        "here could not be checked")
+    rep.artifacts_empty = True
+    assert run("artifacts_used", ctx).explanation.startswith("training left /artifacts empty, but prediction failed")
+
+
 def test_documentation(ctx):
     assert run("documentation", ctx).fraction == 0.0
     (ctx.submission / "model.py").write_text('"""Loads the model."""\n')

@@ -72,3 +72,40 @@ def test_backends_that_cannot_build_refuse_with_a_hint(dockerfile: Path) -> None
     with pytest.raises(SandboxError) as err:
         Plain().build_image(dockerfile.parent, dockerfile, Limits())
     assert "image_build" in (err.value.hint or "")
+
+
+PIP_NOISE = "\n".join([
+    "  Collecting pandas==2.2.3",
+    "  Downloading pandas-2.2.3-cp311-cp311-manylinux_2_17_x86_64.whl (13.1 MB)",
+    "     ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ 13.1/13.1 MB 41.2 MB/s eta 0:00:00",
+    "  Requirement already satisfied: numpy>=1.23.2 in /usr/local/lib/python3.11/site-packages (2.1.3)",
+    "  Requirement already satisfied: python-dateutil>=2.8.2 in /usr/local/lib/python3.11/site-packages",
+    "  WARNING: Running pip as the 'root' user can result in broken permissions and conflicting behaviour",
+    "  ERROR: Could not find a version that satisfies the requirement xgboost==9.9 (from versions: none)",
+    "  ERROR: No matching distribution found for xgboost==9.9",
+])
+
+
+def test_a_failed_build_keeps_the_failing_step_and_its_error_lines_without_pips_noise(dockerfile: Path) -> None:
+    log = ["line 1: FROM python:3.11-slim -> the runtime image (offline build)",
+           "line 3: RUN pip install --no-cache-dir -r requirements.txt", "  Requirement already satisfied: pip",
+           "line 4: RUN pip install xgboost==9.9", PIP_NOISE]
+    outcome = check(dockerfile, Builds(BuildResult(ok=False, log=log, error="line 4: exited with code 1")))
+    assert outcome.evidence == [
+        "line 1: FROM python:3.11-slim -> the runtime image (offline build)",
+        "line 3: RUN pip install --no-cache-dir -r requirements.txt",
+        "line 4: RUN pip install xgboost==9.9",
+        "  ERROR: Could not find a version that satisfies the requirement xgboost==9.9 (from versions: none)",
+        "  ERROR: No matching distribution found for xgboost==9.9",
+    ]
+    said = "\n".join(outcome.evidence)
+    for noise in ("Requirement already satisfied", "Collecting", "Downloading", "━", "Running pip as the 'root'"):
+        assert noise not in said
+
+
+def test_a_passing_build_shows_its_steps_only(dockerfile: Path) -> None:
+    log = ["line 1: FROM python:3.11-slim -> the runtime image (offline build)",
+           "line 2: RUN pip install -r requirements.txt", PIP_NOISE.replace("ERROR", "note"), "line 3: CMD noted"]
+    outcome = check(dockerfile, Builds(BuildResult(ok=True, starts=True, steps=3, log=log)))
+    assert outcome.fraction == 1.0
+    assert outcome.evidence == [log[0], log[1], log[3]]

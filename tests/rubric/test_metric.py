@@ -37,7 +37,8 @@ def test_lower_is_better(ctx, settings, points):
 def test_explanation_and_gate(ctx):
     c = _one(ctx, metric("p", "precision", zero=0.3, full=0.8, gate=0.6))
     assert c.points == 50.0 and c.gate is not None and not c.gate.met and c.gate.rule == "precision >= 0.6"
-    assert "precision is 0.55" in c.explanation and "from 0.3 (none) to 0.8 (all)" in c.explanation
+    assert "precision of the positive class 'bad' is 0.55" in c.explanation
+    assert "from 0.3 (none) to 0.8 (all)" in c.explanation
     assert "precision >= 0.6 is required (NOT met)" in c.explanation
 
 
@@ -74,3 +75,28 @@ def test_a_gate_outside_the_interval_is_not_borderline(ctx):
     c = _one(ctx, metric("p", "precision", threshold=0.3, gate=0.5))
     assert c.gate is not None and c.gate.met and not c.gate.borderline and not c.needs_review
     assert "sampling noise" not in c.explanation
+
+
+def test_the_explanation_says_what_is_measured_on_a_binary_task(ctx):
+    """A binary task scores the positive class it names, never "macro recall for multiclass tasks"."""
+    c = _one(ctx, metric("r", "recall", zero=0.5, full=0.9))
+    assert c.explanation.startswith("recall of the positive class 'bad' is 0.7;"), c.explanation
+    assert "macro" not in c.explanation and "multiclass" not in c.explanation
+
+
+def test_the_explanation_says_macro_on_a_multiclass_task(ctx):
+    ctx.task = ctx.task.model_copy(update={"classes": ["a", "b", "c"], "positive_class": None})
+    c = _one(ctx, metric("r", "recall", zero=0.5, full=0.9))
+    assert c.explanation.startswith("macro recall (the mean over the 3 classes) is 0.7;"), c.explanation
+    assert "positive class" not in c.explanation
+
+
+def test_figures_that_are_not_class_metrics_keep_their_name(ctx):
+    assert _one(ctx, metric("l", "latency.p95_ms", zero=220, full=20)).explanation.startswith("latency.p95_ms is ")
+
+
+def test_the_shipped_rubric_titles_do_not_speak_of_another_kind_of_task():
+    from grader.rubric.spec import get_rubric
+
+    titles = [c.title for c in get_rubric("ml-engineer").criteria()]
+    assert not [t for t in titles if "multiclass" in t or "macro" in t], titles

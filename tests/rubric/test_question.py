@@ -49,7 +49,8 @@ def test_a_real_answer_covers_its_key_points_with_line_numbers():
     outcome = _grade(GOOD)
     assert outcome.fraction == 1.0 and outcome.needs_review
     assert "covers 4 of 4 key points" in outcome.explanation
-    assert outcome.evidence[0].startswith('shadow: line 4: "First the new model would run in shadow mode')
+    assert outcome.evidence[0].startswith('shadow (Runs it in shadow mode first.): line 4: '
+                                          '"First the new model would run in shadow mode')
 
 
 @pytest.mark.parametrize("heading", ["## rollout", "## Rollout", "##  `rollout`", "## 3. rollout",
@@ -141,7 +142,8 @@ def test_cues_say_a_point_in_other_words():
 def test_evidence_quotes_the_sentence_and_the_words_that_earned_it():
     outcome = _grade(GOOD)
     assert outcome.evidence[0].endswith('(matched: shadow)')
-    assert outcome.evidence[1].startswith('canary: line 6: "Then it would take a canary slice of traffic')
+    assert outcome.evidence[1].startswith('canary (Sends a small share of traffic to it.): line 6: '
+                                          '"Then it would take a canary slice of traffic')
 
 
 def test_short_answers_earn_a_share_of_the_points():
@@ -183,3 +185,55 @@ def test_every_reference_answer_earns_full_points(task):
     for q in get_rubric("ml-engineer").questions():
         outcome = grade_answer(q, md.find(parsed, q.id))  # type: ignore[arg-type]
         assert outcome.fraction >= 0.95, (q.id, outcome.explanation)
+
+
+def test_the_evidence_names_each_key_point_with_its_description():
+    """Interviewers read what the point is, not only its id."""
+    outcome = _grade(GOOD)
+    for line, kp in zip(outcome.evidence, SPEC.key_points, strict=False):
+        assert line.startswith(f"{kp.id} ({kp.description}): line "), line
+
+
+LONG = ("First the new model would run in shadow mode next to the live one, " + "for a long while, " * 30
+        + "and after that, with a canary, it takes more traffic.")
+
+
+def test_a_sentence_up_to_the_quote_limit_is_quoted_whole():
+    from grader.rubric.question import QUOTE
+
+    sentence = ("First the new model would run in shadow mode next to the live one for two weeks, so we can compare "
+                "its recall with the live model on the same applications without acting on it, and only then decide.")
+    assert 150 < len(sentence) <= QUOTE
+    outcome = _grade(f"## rollout\n{sentence}\n")
+    assert f'"{sentence}"' in outcome.evidence[0] and "…" not in outcome.evidence[0]
+
+
+def test_a_long_sentence_is_cut_at_a_boundary_after_the_matched_words_with_an_ellipsis():
+    from grader.rubric.question import QUOTE
+
+    assert len(LONG) > QUOTE
+    outcome = _grade(f"## rollout\n{LONG}\n")
+    shadow = next(e for e in outcome.evidence if e.startswith("shadow "))
+    quote = shadow.split(': "', 1)[1].rsplit('" (matched:', 1)[0]
+    assert quote.endswith(" …") and LONG.startswith(quote[:-2])
+    assert LONG[len(quote) - 2] in " ,"  # cut between words, never inside one
+    canary = next(e for e in outcome.evidence if e.startswith("canary "))
+    assert "with a canary" in canary  # the words that earned the point are never cut away
+
+
+def test_the_self_check_never_shows_key_points(tmp_path):
+    """`grader check` tells a candidate which answers are missing, never what the key points are."""
+    from grader.grading.selfcheck import notes
+    from grader.rubric.base import Context
+    from grader.spec.report import Report, TaskRef
+    from grader.spec.task import get_task
+
+    spec = get_rubric("ml-engineer")
+    (tmp_path / "ANSWERS.md").write_text("## serving-latency\nIt is fast enough for us, we measured it.\n")
+    ctx = Context(report=Report(status="graded", task=TaskRef(id="tabular/credit-default", version=1)),
+                  task=get_task("tabular/credit-default"), submission=tmp_path)
+    said = "\n".join(notes(spec, ctx))
+    assert "has no answer under '## drift-monitoring'" in said
+    for question in spec.questions():
+        for kp in question.key_points:
+            assert kp.description not in said and f"{kp.id} (" not in said, kp.id

@@ -95,7 +95,19 @@ def test_review_command(graded):
     wide = {**os.environ, "COLUMNS": "200"}
     done = subprocess.run(args, capture_output=True, text=True, env=wide)
     assert done.returncode == 0, done.stderr
-    assert "automatic 25.0" in done.stdout and "carol" in done.stdout
+    assert "automatic 25" in done.stdout and "carol" in done.stdout  # the criteria, reviewed and automatic
     bad = subprocess.run(args[:5] + ["--criterion", "nope", "--points", "1", "--note", "x"], capture_output=True,
                          text=True, env=wide)
     assert bad.returncode == 2 and "unknown criterion 'nope'" in bad.stderr
+
+
+@pytest.mark.parametrize("given", [["--points", "40"], ["--note", "why"], ["--points", "40", "--note", "why"]])
+def test_points_or_note_without_a_criterion_is_a_usage_error(graded, given):
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    result = CliRunner().invoke(main, ["review", str(graded), *given], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert "without --criterion" in result.output and "--criterion <id>" in result.output
+    assert not (graded / "reviews.json").exists()  # nothing recorded, nothing silently ignored

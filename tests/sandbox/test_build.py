@@ -25,7 +25,7 @@ def test_a_pin_the_runtime_has_another_version_of_is_named_with_the_version_to_u
 def test_a_package_the_runtime_lacks_is_named_as_missing_not_as_a_network_problem_only():
     cause = failure_cause(pip_output("requests==2.32.0", "requests"), RUNTIME)
     assert cause is not None
-    assert cause.startswith("requests is not among the runtime's packages") and "has no network" in cause
+    assert cause.startswith("requests==2.32.0 is not among the runtime's packages") and "has no network" in cause
 
 
 def test_names_are_compared_as_pip_does():
@@ -37,3 +37,41 @@ def test_other_downloads_are_blamed_on_the_network_and_the_rest_on_nothing():
     assert failure_cause("curl: (6) Could not resolve host: files.example.test", RUNTIME) == \
         "the build has no network: nothing can be downloaded"
     assert failure_cause("make: *** [all] Error 2", RUNTIME) is None
+
+
+def test_a_range_the_runtime_does_not_meet_names_the_version_to_pin():
+    cause = failure_cause(pip_output("scikit-learn>=1.9", "scikit-learn"), RUNTIME)
+    assert cause is not None and "has no network: nothing" not in cause
+    assert "scikit-learn>=1.9 is not met by the runtime's scikit-learn==1.8.0" in cause
+    assert cause.endswith("pin scikit-learn==1.8.0")
+
+
+def test_a_package_under_another_name_is_named_by_its_real_name():
+    cause = failure_cause(pip_output("sklearn==1.8.0", "sklearn"), RUNTIME)
+    assert cause is not None and "has no network" not in cause
+    assert "the package is called scikit-learn" in cause and "pin scikit-learn==1.8.0" in cause
+    typo = failure_cause(pip_output("pandsa==3.0.6", "pandsa"), RUNTIME)
+    assert typo is not None and "the package is called pandas" in typo
+
+
+def test_a_pin_pip_cannot_read_says_so_with_pips_hint():
+    output = ("ERROR: Invalid requirement: 'scikit-learn=1.8.0' (from line 1 of requirements.txt)\n"
+              "Hint: = is not a valid operator. Did you mean == ?\n")
+    cause = failure_cause(output, RUNTIME)
+    assert cause == ("pip cannot read the requirement 'scikit-learn=1.8.0' (= is not a valid operator. Did you mean "
+                     "== ?): write each pin as name==version")
+
+
+def test_a_local_label_satisfies_the_public_version_as_in_pip():
+    cause = failure_cause(pip_output("torch==2.13.0", "torch"), {"torch": "2.13.0+cpu"})
+    assert cause is not None and "does not exist" not in cause
+
+
+def test_an_isolated_source_build_is_named_not_blamed_on_the_network():
+    output = ("Processing /workspace\n  Installing build dependencies: started\n"
+              "  Installing build dependencies: finished with status 'error'\n"
+              + RETRY.format(name="setuptools")
+              + "ERROR: Could not find a version that satisfies the requirement setuptools>=40.8.0 (from versions: "
+                "none)\nERROR: No matching distribution found for setuptools>=40.8.0\n")
+    cause = failure_cause(output, {**RUNTIME, "setuptools": "84.2.1"})
+    assert cause is not None and "--no-build-isolation" in cause

@@ -93,3 +93,39 @@ def test_overrides_are_validated_like_the_file():
     assert quick.root == task.root and quick.data_path("test") == task.data_path("test")
     with pytest.raises(SpecError, match="unknown key 'latency.min_querys'"):
         with_overrides(task, {"latency": {"min_querys": 5}})
+
+
+@pytest.mark.parametrize("change, field, fix", [
+    (lambda s: s.update(positive_class="ugly"), "positive_class", "or to null for a multiclass task"),
+    (lambda s: s.update(positive_class=None), "positive_class", "a binary task needs a positive_class: one of "
+                                                                 "classes ['good', 'bad']"),
+    (lambda s: s.update(label_column=None), "label_column", "set it to the name of the label's column"),
+    (lambda s: s.update(feature_columns=[]), "feature_columns", "the CSV files' feature columns, in order"),
+    (lambda s: s.update(feature_columns=[*s["feature_columns"], "Status"]), "feature_columns",
+     "remove it from feature_columns"),
+    (lambda s: s.update(classes=["good", "good"]), "classes", "['good'] is listed twice"),
+    (lambda s: s.update(expected={"reference": {"balanced_accuracy": 0.7}}), "expected",
+     "add it to metrics, or remove it from expected"),
+])
+def test_a_consistency_error_names_its_field_and_the_fix(task_copy, change, field, fix):
+    edit(task_copy, change)
+    with pytest.raises(SpecError) as err:
+        load_task(task_copy)
+    assert f"{task_copy / 'task.yaml'}: '{field}': " in err.value.message and fix in err.value.message
+    assert "(top level)" not in err.value.message
+
+
+def test_a_misspelt_key_gets_the_key_meant(task_copy):
+    edit(task_copy, lambda s: (s.update(clases=s.pop("classes")), s["data"].update(lisence=s["data"].pop("licence"))))
+    with pytest.raises(SpecError) as err:
+        load_task(task_copy)
+    assert "unknown key 'clases'" in err.value.message and "unknown key 'data.lisence'" in err.value.message
+    assert err.value.hint.startswith("did you mean clases -> classes, data.lisence -> data.licence?")
+
+
+def test_a_field_of_the_wrong_type_names_the_field_and_where_the_format_is(task_copy):
+    edit(task_copy, lambda s: s.update(classes="good, bad"))
+    with pytest.raises(SpecError) as err:
+        load_task(task_copy)
+    assert f"{task_copy / 'task.yaml'}: 'classes': Input should be a valid list" in err.value.message
+    assert "`grader schema task`" in err.value.hint

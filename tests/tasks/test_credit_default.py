@@ -24,7 +24,7 @@ from grader.sandbox.docker.image import LOCK_FILE
 from grader.spec.task import TaskSpec, load_task
 from grader.submission import requirements
 from grader.submission.requirements import read_lock
-from grader.submission.validate import validate
+from grader.submission.validate import Question, validate
 
 TASK_ID = "tabular/credit-default"
 TASK_DIR = Path(__file__).resolve().parents[2] / "tasks" / TASK_ID
@@ -124,7 +124,8 @@ def test_example_follows_the_contract(example: str) -> None:
     root = EXAMPLES / example
     for name in ("submission.yaml", "requirements.txt", "ANSWERS.md", "train.py", "model.py"):
         assert (root / name).is_file(), f"{example} lacks {name}"
-    check = validate(root, expected_task=TASK_ID, known_tasks={TASK_ID}, runtime=RUNTIME)
+    questions = [Question(q.id, q.title) for q in load_task(TASK_DIR).rubric_spec().questions()]
+    check = validate(root, expected_task=TASK_ID, known_tasks={TASK_ID}, runtime=RUNTIME, questions=questions)
     assert check.ok, check.problems
     assert not check.warnings, check.warnings
     assert check.manifest is not None

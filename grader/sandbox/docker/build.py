@@ -42,30 +42,75 @@ VARIABLE = re.compile(r"\$(?:\{(\w+)(?::-([^}]*))?\}|(\w+))")
 #: Output of a step that failed for want of a network.
 NO_NETWORK = re.compile(r"Temporary failure in name resolution|Network is unreachable|Could not resolve|"
                         r"Failed to establish a new connection")
-#: pip's last word when nothing it can reach has the requirement.
+#: pip's last word when nothing it can reach has the requirement: the name and what was asked of it.
 NO_DISTRIBUTION = re.compile(r"No matching distribution found for ([A-Za-z0-9][A-Za-z0-9._-]*)"
-                             r"(?:\[[^\]]*\])?\s*(?:==\s*([A-Za-z0-9.+!_-]+))?")
+                             r"(?:\[[^\]]*\])?\s*([<>=!~][^\s;]*)?")
+#: pip could not read a line of a requirements file, and its own hint when it has one.
+INVALID = re.compile(r"ERROR: Invalid requirement: '([^']*)'[^\n]*(?:\nHint: ([^\n]*))?")
+#: pip building a package from source fetches its build tools first, which an offline build cannot.
+BUILD_DEPS = re.compile(r"Installing build dependencies|installing build dependencies")
+#: Names candidates write for packages that are published under another name.
+ALIASES = {"sklearn": "scikit-learn", "cv2": "opencv-python", "pil": "pillow", "yaml": "pyyaml",
+           "skimage": "scikit-image"}
 
 
 class BuildFailed(Exception):
     pass
 
 
+def _satisfied(spec: str, version: str) -> bool:
+    """Whether ``version`` meets ``spec`` (``==1.8.0``, ``>=1.9``) as pip decides it (PEP 440)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version) in SpecifierSet(spec)
+    except (InvalidSpecifier, InvalidVersion):
+        return False
+
+
+def _unknown_name(written: str, name: str, runtime: dict[str, str]) -> str:
+    import difflib
+
+    known = ALIASES.get(name)
+    if known is None or known not in runtime:
+        close = difflib.get_close_matches(name, list(runtime), n=1, cutoff=0.75)
+        known = close[0] if close else None
+    if known is not None:
+        return (f"{written} is not a package of the runtime: the package is called {known} "
+                f"(the runtime has {known}=={runtime[known]}); pin {known}=={runtime[known]}")
+    return (f"{written} is not among the runtime's packages and the build has no network to download "
+            "it: use only the packages `grader sandbox doctor` lists")
+
+
 def failure_cause(output: str, runtime: dict[str, str]) -> str | None:
     """Why a failed step failed, read from its output, when it is a cause the candidate can fix.
 
-    ``runtime`` maps the runtime's package names to their versions.
+    The network is blamed only when nothing more specific explains it: an offline build fails every
+    download, but a wrong pin or name is what the candidate has to change. ``runtime`` maps the
+    runtime's package names to their versions.
     """
+    invalid = INVALID.search(output)
+    if invalid:
+        hint = f" ({invalid[2].strip()})" if invalid[2] else ""
+        return f"pip cannot read the requirement {invalid[1]!r}{hint}: write each pin as name==version"
     missing = NO_DISTRIBUTION.search(output)
     if missing:
-        name, version = canonical(missing[1]), missing[2]
+        name, spec = canonical(missing[1]), (missing[2] or "").strip()
         have = runtime.get(name)
         if have is None:
-            return (f"{missing[1]} is not among the runtime's packages and the build has no network to download "
-                    "it: use only the packages `grader sandbox doctor` lists")
-        if version and version != have:
-            return (f"{name}=={version} does not exist in the runtime's packages (the runtime has {name}=={have}), "
-                    f"and the build has no network to download it: pin {name}=={have}")
+            return _unknown_name(missing[1] + spec, name, runtime)
+        if BUILD_DEPS.search(output) and name in {"setuptools", "wheel", "setuptools-scm", "hatchling",
+                                                  "flit-core", "poetry-core"}:
+            return (f"pip tried to download {name} to build a package from source in an isolated environment, "
+                    f"which an offline build cannot: install with `pip install --no-build-isolation` (the runtime "
+                    f"has {name}=={have})")
+        if spec and not _satisfied(spec, have):
+            if spec.startswith("=="):
+                return (f"{name}{spec} does not exist in the runtime's packages (the runtime has {name}=={have}), "
+                        f"and the build has no network to download it: pin {name}=={have}")
+            return (f"{name}{spec} is not met by the runtime's {name}=={have}, and the build has no network to "
+                    f"download another version: pin {name}=={have}")
         return f"pip could not install {name} from the runtime's packages (the runtime has {name}=={have})"
     if NO_NETWORK.search(output):
         return "the build has no network: nothing can be downloaded"
@@ -236,7 +281,8 @@ class Builder:
         finally:
             stats.stop()
         state = self.api.inspect_container(container)["State"]
-        output = self.api.logs(container, stdout=True, stderr=True, tail=20).decode("utf-8", "replace").strip()
+        tail = self.api.logs(container, stdout=True, stderr=True, tail=200).decode("utf-8", "replace").strip()
+        output = "\n".join(tail.splitlines()[-20:])
         if show:
             self.log.append(f"line {step.line}: {step.keyword} {step.args[:120]}")
             if output:
@@ -247,7 +293,7 @@ class Builder:
             raise BuildFailed(f"line {step.line}: RUN was stopped: it held the limit of {self.limits.pids} "
                               "processes (a fork bomb, or a pool too large)")
         if code != 0:
-            cause = failure_cause(output, _runtime_versions())
+            cause = failure_cause(tail, _runtime_versions())
             raise BuildFailed(f"line {step.line}: `{step.args[:120]}` exited with code {code}"
                               + (f" ({cause})" if cause else ""))
         self._commit(container)

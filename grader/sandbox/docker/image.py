@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -136,7 +137,7 @@ def ensure_image(client: docker.DockerClient | None = None, *, force: bool = Fal
     image = None if force else _find_image(client, tag)
     if image is not None:
         return str(image.id)
-    with _build_lock():
+    with _build_lock(say):
         image = None if force else _find_image(client, tag)
         if image is not None:
             say(f"runtime image {tag} was built meanwhile")
@@ -386,15 +387,16 @@ def build_runtime(client: docker.DockerClient, base: str, wheels: dict[str, Path
                                   forcerm=True, pull=False, nocache=nocache, decode=True,
                                   network_mode="none", timeout=BUILD_TIMEOUT_S,
                                   buildargs={"BASE_IMAGE": base, "LOCK_HASH": lock_hash()})
-        for event in events:
-            if "error" in event:
-                log.append(str(event.get("error")).strip())
-                raise SandboxError(f"building {tag} failed:\n" + "\n".join(log), hint)
-            for line in str(event.get("stream", "")).splitlines():
-                if line.strip():
-                    log.append(line.rstrip())
-                    if line.startswith("Step "):
-                        say(line.strip())
+        steps = _BuildProgress(say, wheels=len(wheels))
+        with _heartbeat(steps):
+            for event in events:
+                if "error" in event:
+                    log.append(str(event.get("error")).strip())
+                    raise SandboxError(f"building {tag} failed:\n" + "\n".join(log), hint)
+                for line in str(event.get("stream", "")).splitlines():
+                    if line.strip():
+                        log.append(line.rstrip())
+                        steps.line(line.strip())
     except docker.errors.DockerException as exc:
         raise SandboxError(f"building {tag} failed: {exc}\n" + "\n".join(log), hint) from exc
     image = _find_image(client, tag)
@@ -412,21 +414,114 @@ def _tail(text: str, lines: int = 25) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+#: Seconds between the lines that say a long wait or a long silent build step is still going.
+STILL_EVERY_S = 15.0
+
+
+class _BuildProgress:
+    """The build's output as progress a person can follow: each Dockerfile step, and inside the
+    install step (minutes, and silent for most of them) how far pip has got through the wheelhouse."""
+
+    def __init__(self, say: Progress, *, wheels: int) -> None:
+        self._say, self.wheels = say, wheels
+        self.current, self.since = "", time.monotonic()
+        self._read, self._told = 0, 0.0
+
+    def say(self, message: str) -> None:
+        self.current, self.since = message, time.monotonic()
+        self._say(message)
+
+    def line(self, line: str) -> None:
+        if line.startswith("Step "):
+            self.say(line)
+        elif line.startswith("Processing /wheels/"):
+            self._read += 1
+            now = time.monotonic()
+            if now - self._told >= 2 or self._read == self.wheels:  # a line per wheel would flood the log
+                self._told = now
+                name = line.rsplit("/", 1)[-1].split("-", 1)[0]
+                self.say(f"pip: {self._read} of {self.wheels} wheels read ({name})")
+        elif line.startswith("Installing collected packages:"):
+            count = len(line.split(":", 1)[1].split(","))
+            self.say(f"pip: installing {count} packages into /opt/venv (torch's files take most of the time)")
+        elif line.startswith("Successfully installed"):
+            self.say("pip: packages installed; checking them and trimming torch's tests")
+
+    def still(self) -> None:
+        """Said by the heartbeat while no new line came: the step and how long it has run."""
+        if self.current:
+            self._say(f"{self.current} (still running, {time.monotonic() - self.since:.0f}s)")
+
+
 @contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
-    """An exclusive lock on the cache dir while building (POSIX; a no-op elsewhere)."""
+def _heartbeat(progress: _BuildProgress, every: float = STILL_EVERY_S) -> Iterator[None]:
+    """Calls ``progress.still()`` every ``every`` seconds of silence until the block ends."""
+    import threading
+
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            if time.monotonic() - progress.since >= every:
+                progress.still()
+
+    thread = threading.Thread(target=beat, name="build-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _holder(path: Path) -> str:
+    """Who holds the build lock, as its holder wrote it (``pid 12 on host since 12:00:00``)."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        text = ""
+    return text or "a process that did not say who it is"
+
+
+@contextlib.contextmanager
+def _build_lock(say: Progress | None = None, *, poll: float = 0.5, every: float = STILL_EVERY_S) -> Iterator[None]:
+    """An exclusive lock on the cache dir while building (POSIX; a no-op elsewhere).
+
+    Waiting for another build is said, with who holds the lock, and again every ``every`` seconds:
+    a first build takes minutes, and a silent wait looks like a hang.
+    """
+    say = say or (lambda _message: None)
     path = cache_dir() / "build.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
+    with open(path, "a+") as fh:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows
             yield
             return
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            started = told = time.monotonic()
+            say(f"waiting for another build of the runtime image to finish ({_holder(path)}; lock file {path})")
+            while True:
+                time.sleep(poll)
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() - told >= every:
+                        told = time.monotonic()
+                        say(f"still waiting for the other build of the runtime image "
+                            f"({time.monotonic() - started:.0f}s; {_holder(path)})")
+            say(f"the other build finished after {time.monotonic() - started:.0f}s")
+        os.ftruncate(fh.fileno(), 0)
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}\n")
+        fh.flush()
         try:
             yield
         finally:
+            os.ftruncate(fh.fileno(), 0)
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
