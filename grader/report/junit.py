@@ -57,7 +57,7 @@ def render(report: Report) -> str:
 
 
 def _properties(report: Report) -> dict[str, str]:
-    props = {"status": report.status}
+    props: dict[str, str] = {"status": report.status}
     if report.evaluated_on == "valid":  # a self-check is not a grade: its estimate, never a score
         if report.estimate is not None:
             props.update(estimated_score=points(report.estimate.score), estimate_basis=report.estimate.basis)

@@ -69,7 +69,8 @@ def test_one_case_per_criterion_failed_when_points_are_missing(name):
 def test_baseline_fails_the_criteria_it_missed():
     suite = suite_of(load_fixture("baseline"))
     recall = suite.find("testcase[@name='recall']/failure")
-    assert recall is not None and recall.get("message").startswith("0 of 14 points: recall of the positive class 'bad' is 0")
+    assert recall is not None
+    assert recall.get("message").startswith("0 of 14 points: recall of the positive class 'bad' is 0")
     assert "recall >= 0.6 (not met)" in recall.text
     assert suite.find("testcase[@name='same-seed-agreement']/failure") is None
 
