@@ -152,7 +152,7 @@ def _columns(rows: list[Row]) -> list[Column]:
     reports = [r.report for r in rows if r.report is not None]
     columns = [Column("candidate", "candidate")]
     columns += [Column("tags", "tags")] if any(r.tags for r in rows) else []
-    columns += [Column("status", "status"), Column("passed", "passed"), Column("score", "score", True, 1)]
+    columns += [Column("status", "status"), Column("passed", "passed"), Column("score", "score", True, 2)]
     # Integrity flags fail nobody, but a person must see them beside the score they question.
     columns += [Column("integrity", "integrity flags")] if any(r.integrity.flags for r in reports) else []
     sections: dict[str, None] = {}
@@ -160,7 +160,7 @@ def _columns(rows: list[Row]) -> list[Column]:
     for report in reports:
         sections.update(dict.fromkeys(s.id for s in (report.rubric.sections if report.rubric else [])))
         metrics.update(dict.fromkeys(report.metrics))
-    columns += [Column(f"section:{sid}", sid, True, 1) for sid in sections]
+    columns += [Column(f"section:{sid}", sid, True, 2) for sid in sections]  # points as reports round them
     columns += [_figure_column(name) for name in metrics]
     columns += [_figure_column(name) for name in EXTRA_FIGURES
                 if name not in metrics and any(get_figure(name).value(r) is not None for r in reports)]

@@ -29,7 +29,8 @@ def _left_out(spec: CriterionSpec, runs: int) -> tuple[str, str] | None:
     if spec.kind == "question":
         return ANSWERS_LEFT_OUT
     if isinstance(spec, MetricSpec) and get_figure(spec.figure).repeated_runs and runs < 2:
-        return spec.figure, "needs repeated trainings, and a self-check trains once (`grader grade` measures it)"
+        return (spec.title[:1].lower() + spec.title[1:],
+                "needs repeated trainings, and a self-check trains once (`grader grade` measures it)")
     if spec.kind not in ("metric", "check"):
         return f"{spec.kind} criteria", "graded only by `grader grade`"
     return None

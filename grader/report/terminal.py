@@ -134,6 +134,10 @@ def _head(report: Report) -> Text:
     return Text.assemble((label, style), f"   score {points(report.score)}/100{mark}", who)
 
 
+#: The short summary shows the last lines of the first failures' stderr: the traceback's last line names the bug.
+DETAILED_FAILURES, DETAIL_LINES = 2, 4
+
+
 def summary(report: Report) -> list[RenderableType]:
     """The short summary: what a reader needs to know the outcome and trust it, in about 20 lines."""
     parts: list[RenderableType] = [_head(report), *selfcheck.terminal(report)]
@@ -149,6 +153,10 @@ def summary(report: Report) -> list[RenderableType]:
     for f in report.failures:
         if failure_reason(f.phase, f.kind, f.message) not in shown:
             parts.append(Text.assemble((f"[{f.phase}] {f.kind}: ", "bold red"), f.message))
+    for f in [f for f in report.failures if f.detail][:DETAILED_FAILURES]:  # what the message calls "the detail"
+        tail = f.detail.strip().splitlines()[-DETAIL_LINES:] if f.detail else []
+        parts.append(Text.assemble((f"end of [{f.phase}] stderr:\n", "bold"),
+                                   ("\n".join(f"  {line}" for line in tail), "dim")))
     for flag in report.integrity.flags:
         parts.append(Text.assemble((f"integrity flag ({flag.severity}), for a person to review: ", "bold magenta"),
                                    f"{flag.kind}: {flag.message}"))

@@ -66,9 +66,9 @@ def _blocking(result: RubricResult, total: float, points: dict[str, float]) -> l
         why.append(f"the total, {total:g}, is below the pass mark of {result.pass_mark:g}")
     for c in criteria(result):
         if c.gate is not None and not c.gate.met:
-            value = "not measured" if c.gate.value is None else f"{c.gate.value:.4g}"
+            value = "it was not measured" if c.gate.value is None else f"it is {c.gate.value:.4g}"
             noise = " (within sampling noise: a person should decide)" if c.gate.borderline else ""
-            why.append(f"{c.id}: {c.gate.rule} is required to pass ({value}){noise}")
+            why.append(f"{c.id}: {c.gate.rule} is required to pass; {value}{noise}")
         if c.required and points[c.id] < c.max_points - 1e-9:
             why.append(f"{c.id} is required and earned {points[c.id]:g} of {c.max_points:g} points")
     return why

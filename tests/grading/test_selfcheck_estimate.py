@@ -79,7 +79,8 @@ def test_the_score_is_the_sum_of_the_estimated_points_and_says_what_is_left_out(
     assert estimate.not_estimated_points == pytest.approx(35.0)
     assert estimate.ceiling == pytest.approx(min(100, estimate.score + 35.0))
     assert any(line.startswith("written answers (30 points): ") for line in estimate.not_estimated)
-    assert any(line.startswith("reproducibility.prediction_agreement (5 points): needs repeated trainings")
+    assert any(line.startswith("identical predictions from trainings with the same seed (5 points): needs "
+                               "repeated trainings")
                for line in estimate.not_estimated)
     assert estimate.pass_mark == 60
 

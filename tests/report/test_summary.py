@@ -230,3 +230,11 @@ def test_a_failure_of_a_report_without_rubric_comes_first_too() -> None:
 def test_a_passed_report_keeps_its_rules_in_order_and_has_no_why() -> None:
     report = load_fixture("reference")
     assert why_not_passed(report) == [] and ordered_rules(report.pass_rule) == report.pass_rule
+
+
+def test_the_short_summary_shows_the_end_of_a_failures_stderr() -> None:
+    """A crash's message says its error output is "in the detail below": the short summary shows that end."""
+    report = load_fixture("crash")
+    said = short(report, 80)
+    last = report.failures[0].detail.strip().splitlines()[-1]
+    assert "end of [train] stderr:" in said and last in said.replace("\n", " ")

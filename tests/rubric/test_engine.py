@@ -23,7 +23,7 @@ def test_gates_and_required_criteria_block_a_high_total(ctx):
                                   {"id": "clean", "kind": "check", "title": "Clean", "check": "tests_present",
                                    "required": True})), ctx)
     assert result.total == 90.0 and not result.passed
-    assert result.not_passed_because == ["recall: recall >= 0.8 is required to pass (0.7)",
+    assert result.not_passed_because == ["recall: recall >= 0.8 is required to pass; it is 0.7",
                                          "clean is required and earned 0 of 10 points"]
     rules = [(r.rule, r.met) for r in requirements(result)]
     assert rules == [("rubric total >= 50", True), ("recall >= 0.8", False), ("clean: full points (10)", False)]
