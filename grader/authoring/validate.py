@@ -20,6 +20,7 @@ from grader.authoring.scaffold import PLACEHOLDER_FIX, PLACEHOLDER_SHA, describe
 from grader.data import splits
 from grader.data.checksums import check_files
 from grader.errors import GraderError
+from grader.report.format import points
 from grader.sandbox.base import Sandbox
 from grader.spec.task import TaskSpec, load_task
 
@@ -203,7 +204,7 @@ def _graded(task: TaskSpec, tasks_root: Path, sandbox: Sandbox, progress) -> lis
             why = "; ".join(f.message for f in report.failures[:3])
             out.append(Finding(f"graded {name}", False, f"could not be graded ({report.status}): {why}"))
             continue
-        verdict = f"{'passes' if report.passed else 'does not pass'} with {report.score:.1f}/100"
+        verdict = f"{'passes' if report.passed else 'does not pass'} with {points(report.score)}/100"
         reasons = report.rubric.not_passed_because if report.rubric else []
         if name == "reference" and report.passed:  # a failing reference is the finding; its figures are not the bar
             out.append(expectations(task, report.metrics))

@@ -61,9 +61,11 @@ class _Display:
             else:
                 self.failed += 1
             self.progress.update(self.overall, advance=1, description=self._summary())
+            from grader.report.format import points
+
             how = "kept (resumed)" if result.resumed else f"{result.duration_s or 0:.0f} s"
             self.progress.console.print(f"{escape(entry.name)}: {result.outcome.replace('_', ' ')}, "
-                                        f"score {result.score:.1f} ({how})")
+                                        f"score {points(result.score)} ({how})")
 
 
 @click.command("batch")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from grader.compare.html import render as render_html
 from grader.compare.table import Comparison, Row, cell_text, compare, load_row
+from grader.report.format import points
 from grader.report.write import write_atomic
 from grader.spec.cohort import COHORT_FILE, Cohort
 
@@ -41,7 +42,7 @@ def markdown(cohort: Cohort, table: Comparison) -> str:
              f"{len(cohort.submissions)} submission(s): " + ", ".join(f"{n} {outcome.replace('_', ' ')}"
                                                                     for outcome, n in sorted(counts.items())) + ".",
              "", "| submission | outcome | score | report | resumed |", "| --- | --- | ---: | --- | --- |"]
-    lines += [f"| {_md(e.name)} | {e.outcome.replace('_', ' ')} | {e.score:.1f} | [{_md(e.report)}]({e.report}) | "
+    lines += [f"| {_md(e.name)} | {e.outcome.replace('_', ' ')} | {points(e.score)} | [{_md(e.report)}]({e.report}) | "
               f"{'yes' if e.resumed else 'no'} |" for e in cohort.submissions]
     lines += ["", f"## Compared, by {table.sort} (best first)", "",
               "| " + " | ".join(_md(c.title) for c in table.columns) + " |",

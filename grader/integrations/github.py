@@ -50,7 +50,7 @@ def workflow_commands(report: Report, submission: Path | None = None) -> list[st
     if verdict.outcome == "not_passed" and not verdict.self_check:  # a self-check's problems are its failures
         reasons = report.rubric.not_passed_because if report.rubric else []
         found.append(command("error", "; ".join(reasons) or "below the pass mark",
-                             title=f"grader: not passed ({report.score:.1f}/100)"))
+                             title=f"grader: not passed ({points(report.score)}/100)"))
     if verdict.self_check:  # a gate the validation figures miss is something to fix before handing in
         found += [command("error", reason, title="grader: self-check gate") for reason in verdict.reasons]
     found += [command("warning", text, title="grader") for text in report.warnings]
@@ -62,7 +62,7 @@ def workflow_commands(report: Report, submission: Path | None = None) -> list[st
                    if report.estimate is not None else "")
         found.append(command("notice", f"{report.task.id}: {verdict.phrase}{heading}", title="grader"))
     else:
-        found.append(command("notice", f"{report.task.id}: {verdict.phrase}, score {report.score:.1f}/100",
+        found.append(command("notice", f"{report.task.id}: {verdict.phrase}, score {points(report.score)}/100",
                              title="grader"))
     return found
 

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from grader.report.format import points
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
@@ -502,4 +504,4 @@ def record_review(report: Report, folder: Path, criterion: str, review: Review,
         return ReviewSync(False, _scrub(target, f"MLflow run {logged.run_id} not updated: {where} failed "
                                                 f"({type(exc).__name__}: {_first_line(exc)}); the review is kept in "
                                                 f"{folder}; the next review of this report updates the run."))
-    return ReviewSync(True, f"MLflow run {logged.run_id} updated in {where}: reviewed score {report.score:.1f}.")
+    return ReviewSync(True, f"MLflow run {logged.run_id} updated in {where}: reviewed score {points(report.score)}.")

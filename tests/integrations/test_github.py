@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from grader.integrations import github as ci
+from grader.report.format import points
 from grader.spec.report import Failure, Report, RubricResult, TaskRef
 from tests.helpers import QUICK_LATENCY, make_submission, tasks_copy
 
@@ -32,7 +33,7 @@ def test_every_failure_and_the_verdict_become_annotations(tmp_path):
     assert lines[0] == f"::error file={tmp_path}/train.py,title=grader%3A train oom::training ran out of memory"
     assert lines[1] == "::error title=grader%3A grader sandbox_error::engine gone"
     assert lines[2] == "::warning title=grader::careful"
-    assert lines[-1] == "::notice title=grader::t/x: grading error, score 0.0/100"
+    assert lines[-1] == "::notice title=grader::t/x: grading error, score 0/100"
 
 
 def test_not_passing_says_why_and_annotations_are_capped():
@@ -41,7 +42,7 @@ def test_not_passing_says_why_and_annotations_are_capped():
     report = Report(status="graded", score=40, task=TaskRef(id="t/x"), rubric=rubric,
                     warnings=[f"w{i}" for i in range(20)])
     lines = ci.workflow_commands(report)
-    assert lines[0] == "::error title=grader%3A not passed (40.0/100)::score 40.0 < pass mark 60"
+    assert lines[0] == "::error title=grader%3A not passed (40/100)::score 40.0 < pass mark 60"
     assert len(lines) == ci.MAX_ANNOTATIONS + 1 and "12 more findings" in lines[-2]  # 21 - 9 shown
 
 
@@ -70,7 +71,8 @@ def test_grade_ci_on_a_crashing_submission(tmp_path):
     assert commands[0].startswith(f"::error file={sub}/train.py,title=grader%3A train crash::training failed")
     assert "%0ASystemExit: no data here" in commands[0] or "%0Ano data here" in commands[0]
     assert commands[1].startswith("::error title=grader%3A not passed")
-    assert commands[-1] == f"::notice title=grader::{report['task']['id']}: not passed, score {report['score']:.1f}/100"
+    assert commands[-1] == (f"::notice title=grader::{report['task']['id']}: not passed, "
+                            f"score {points(report['score'])}/100")
     assert summary.read_text() == (tmp_path / "out" / "report.md").read_text().rstrip("\n") + "\n\n"
     suite = ET.parse(tmp_path / "out" / "junit.xml").getroot()
     assert "runs-cleanly" in ET.tostring(suite, encoding="unicode")
