@@ -18,11 +18,11 @@ import jinja2
 
 from grader.compare.noise import LEGEND, WITHIN_NOISE, folder_of, mark
 from grader.compare.table import Comparison, Row, cell_text, sort_names
-from grader.report.write import REPORT_FILE
+from grader.report.write import HTML_FILE, REPORT_FILE
 from grader.spec.similarity import SimilarityReport
 
 #: What a candidate's name links to, the first that exists in its report folder.
-LINKED = ("report.html", REPORT_FILE)
+LINKED = (HTML_FILE, REPORT_FILE)
 
 
 def _environment() -> jinja2.Environment:

@@ -128,8 +128,8 @@ def layout(comparison: Comparison, width: int) -> Layout:
                   [c.title for i, c in enumerate(columns) if i not in kept])
 
 
-def table(comparison: Comparison, width: int) -> Table:
-    shown = layout(comparison, width).shown
+def table(comparison: Comparison, shown: list[Column]) -> Table:
+    """The table of the ``shown`` columns (:func:`layout`)."""
     view = Table(title_justify="left")
     for c in shown:
         if c.key == "candidate":  # wraps between words, never inside one
@@ -145,8 +145,9 @@ def table(comparison: Comparison, width: int) -> Table:
 def render(comparison: Comparison, console: Console) -> None:
     console.print(f"Candidates for {escape(comparison.task or '?')}, by {escape(comparison.sort)}, best first "
                   "(↑ higher is better, ↓ lower; bold: the best)")
-    console.print(table(comparison, console.width))
-    left_out = layout(comparison, console.width).left_out
+    fitted = layout(comparison, console.width)
+    console.print(table(comparison, fitted.shown))
+    left_out = fitted.left_out
     if left_out:
         console.print(f"[dim]Left out for width ({console.width} columns):[/] {escape(', '.join(left_out))}. "
                       "See every column with --html FILE, --json, or a wider terminal.")

@@ -23,12 +23,13 @@ from pydantic import ValidationError
 
 from grader.errors import GraderError, UsageError
 from grader.grading import workers
-from grader.grading.pipeline import Grader, Progress, manifest_task
+from grader.grading.pipeline import Grader, Progress
 from grader.report.write import REPORT_FILE, write_reports
 from grader.spec.cohort import CohortEntry
 from grader.spec.report import Failure, QueueJob, Report, SubmissionRef, TaskRef
 from grader.spec.task import discover_tasks, load_task
 from grader.submission.intake import ARCHIVE_SUFFIXES, stage, submission_name
+from grader.submission.validate import manifest_task
 from grader.version import __version__
 
 SUBMISSION_FILE = "submission.yaml"

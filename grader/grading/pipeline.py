@@ -43,7 +43,6 @@ from grader.report.write import write_predictions, write_reports
 from grader.rubric import review
 from grader.rubric.engine import grade_ahead, settle_report
 from grader.sandbox.base import IMAGE_BUILD, Limits, Mount, RunResult, RunSpec, Sandbox
-from grader.spec.base import read_yaml
 from grader.spec.manifest import Manifest
 from grader.spec.probes import ProbePlan
 from grader.spec.report import (
@@ -61,12 +60,10 @@ from grader.spec.report import (
 from grader.spec.task import TaskSpec, discover_tasks, load_task, with_overrides
 from grader.submission import requirements
 from grader.submission.intake import StagedSubmission, stage
-from grader.submission.validate import MANIFEST, Question, validate
+from grader.submission.validate import Question, validate
 from grader.version import __version__
 
 Progress = Callable[[str], None]
-#: A submission.yaml larger than this is not read for its task (the contract's manifest is a few lines).
-MANIFEST_MAX_BYTES = 64 * 1024
 
 
 class SubmissionInvalid(SubmissionError):
@@ -82,21 +79,6 @@ def runtime_versions() -> dict[str, str] | None:
     from grader.sandbox.docker.image import LOCK_FILE
 
     return requirements.read_lock(LOCK_FILE) if LOCK_FILE.is_file() else None
-
-
-def manifest_task(root: Path) -> str | None:
-    """The task ``root/submission.yaml`` names, read leniently: also when the manifest breaks other rules (a
-    missing field, a bad entry point), so an invalid submission is still filed under its task. None when the
-    file is missing, too large, not YAML or names no task."""
-    path = root / MANIFEST
-    try:
-        if not path.is_file() or path.stat().st_size > MANIFEST_MAX_BYTES:
-            return None
-        data = read_yaml(path, SubmissionError)
-    except (GraderError, OSError):
-        return None
-    task = data.get("task") if isinstance(data, dict) else None
-    return task.strip() if isinstance(task, str) and task.strip() else None
 
 
 def phase_limits(task: TaskSpec, phase: str) -> Limits:
@@ -239,17 +221,27 @@ class Grader:
         report.submission = SubmissionRef(candidate=report.submission.candidate, sha256=staged.sha256,
                                           path=report.submission.path, files=staged.files, bytes=staged.bytes)
         known = discover_tasks(self.tasks_root)
+        loaded: dict[str, TaskSpec] = {}  # the task, loaded once: for its questions, then for the grading
+
+        def questions(named: str) -> list[Question]:
+            """The written questions of the task, as the contract checks ANSWERS.md for them; none when the
+            task does not load (its own error follows when the grading loads it)."""
+            try:
+                loaded[named] = load_task(known[named])
+            except GraderError:
+                return []
+            return [Question(q.id, q.title) for q in loaded[named].rubric_spec().questions()]
+
         found = validate(staged.root, expected_task=task_id, known_tasks=set(known), runtime=runtime_versions(),
-                         questions=lambda named: _questions(known[named]))
+                         questions=questions)
         report.warnings += found.warnings
         if not found.ok:
             # Filed under the task it names, known to this grader or not (its problems say so), so that a
             # cohort lists it beside the others and MLflow files it with them.
-            named = task_id or (found.manifest.task if found.manifest is not None else manifest_task(staged.root))
-            report.task = TaskRef(id=named or "unknown")
+            report.task = TaskRef(id=task_id or found.task or "unknown")
             raise SubmissionInvalid(found.problems)
         assert found.manifest is not None
-        task = load_task(known[found.manifest.task])
+        task = loaded.get(found.manifest.task) or load_task(known[found.manifest.task])
         graded_runs = task.reproducibility  # what `grader grade` would train, before a self-check's override
         if self.task_overrides:
             task = with_overrides(task, self.task_overrides)
@@ -607,15 +599,6 @@ class _Run:
     def title(self) -> str:
         what = "same seed" if self.kind == "same_seed" else "another seed"
         return f"training run {self.index + 1} of {self.of} (seed {self.seed}, {what})"
-
-
-def _questions(task_dir: Path) -> list[Question]:
-    """The written questions of a task's rubric, as the contract checks ANSWERS.md for them; none when the
-    task does not load (its own error follows when the grading loads it)."""
-    try:
-        return [Question(q.id, q.title) for q in load_task(task_dir).rubric_spec().questions()]
-    except GraderError:
-        return []
 
 
 def _render_ahead(report: Report) -> None:

@@ -411,7 +411,7 @@ def download_reports(tracking: Tracking, task_id: str, dest: Path) -> list[Path]
     local one that does not exist (it is not created) or the experiment does not exist.
     """
     from grader.errors import UsageError
-    from grader.report.write import PREDICTIONS_FILE, REPORT_FILE
+    from grader.report.write import HTML_FILE, PREDICTIONS_FILE, REPORT_FILE
 
     uri = require_store(tracking)
     client = _client(uri)
@@ -430,7 +430,7 @@ def download_reports(tracking: Tracking, task_id: str, dest: Path) -> list[Path]
         folder.mkdir(parents=True, exist_ok=True)
         paths.append(Path(client.download_artifacts(run.info.run_id, REPORT_FILE, str(folder))))
         # predictions.csv: for the paired comparison on the hidden rows; report.html: what the page links to.
-        for name in (PREDICTIONS_FILE, "report.html"):
+        for name in (PREDICTIONS_FILE, HTML_FILE):
             if name in logged:
                 client.download_artifacts(run.info.run_id, name, str(folder))
     return paths
@@ -466,7 +466,7 @@ def record_review(report: Report, folder: Path, criterion: str, review: Review,
     """
     import time
 
-    from mlflow.entities import Metric
+    from mlflow.entities import Metric, RunTag
 
     logged = report.environment.mlflow
     if logged is None:
@@ -492,11 +492,9 @@ def record_review(report: Report, folder: Path, criterion: str, review: Review,
     try:
         client = _client(target)
         client.get_run(logged.run_id)  # a run that is not there: said as such, not as a failed batch
-        client.log_batch(logged.run_id, metrics=values)
-        for key, value in {"grader.reviewed": "true", "grader.reviewed_by": review.reviewer,
-                           "grader.reviewed_at": review.at, "grader.reviewed_criterion": criterion,
-                           "passed": str(report.passed).lower()}.items():
-            client.set_tag(logged.run_id, key, value)
+        marks = {"grader.reviewed": "true", "grader.reviewed_by": review.reviewer, "grader.reviewed_at": review.at,
+                 "grader.reviewed_criterion": criterion, "passed": str(report.passed).lower()}
+        client.log_batch(logged.run_id, metrics=values, tags=[RunTag(k, v) for k, v in marks.items()])
         for path in sorted(folder.iterdir()):
             if path.is_file() and not path.name.startswith("."):
                 client.log_artifact(logged.run_id, str(path))

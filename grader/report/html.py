@@ -233,5 +233,5 @@ def render(report: Report) -> str:
         sandbox=report.environment.sandbox,
         label=submission_label(report), why=why_not_passed(report), pass_rule=ordered_rules(report.pass_rule),
         multiclass=len((report.confusion_matrix or {}).get("labels") or report.per_class) > 2,
-        estimate=selfcheck.html(report),
+        estimate=selfcheck.view(report),  # the template escapes every text
     )

@@ -137,8 +137,3 @@ def markdown(report: Report, *, inline: Escape, cell: Escape, code: Escape) -> s
     if shown.left_out:
         parts.append("Not part of the estimate:\n\n" + "\n".join(f"- {inline(why)}" for why in shown.left_out))
     return "\n\n".join(parts)
-
-
-def html(report: Report) -> EstimateView | None:
-    """What report.html's self-check section shows (the template escapes every text)."""
-    return view(report)

@@ -41,9 +41,7 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
     parts: list = [_head(report), *selfcheck.terminal(report, verbose=True)]
     if report.baseline is not None:
         parts.append(_baseline(report))
-    for flag in report.integrity.flags:  # before the figures: they say whether to trust them
-        parts.append(Text.assemble((f"integrity flag ({flag.severity}), for a person to review: ", "bold magenta"),
-                                   f"{flag.kind}: {flag.message}", *(f"\n  - {e}" for e in flag.evidence)))
+    parts += _flags(report, evidence=True)  # before the figures: they say whether to trust them
     if report.metrics:
         where = "Validation (public split)" if report.evaluated_on == "valid" else "Hidden test"
         table = Table(title=f"{where} metrics", title_justify="left", show_header=True)
@@ -60,11 +58,7 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
                              f"calibration error {report.calibration.expected_calibration_error:.4f}")
             table.caption_justify = "left"
         parts.append(table)
-    for r in report.pass_rule:
-        if r.borderline:
-            parts.append(Text.assemble(("borderline: ", "bold yellow"), f"{r.rule} is {_fmt(r.value, 4)}, "
-                                       f"{'met' if r.met else 'not met'}, within sampling noise: a person should "
-                                       "decide"))
+    parts += _borderline(report)
     if report.rubric is not None:
         parts.append(_rubric(report))
     if report.per_class and len(report.per_class) > 2:
@@ -101,13 +95,30 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
         if f.detail:
             body.append("\n" + f.detail, style="dim")
         parts.append(body)
-    for note in report.self_check:
-        parts.append(Text.assemble(("to fix: ", "bold yellow"), note))
-    for w in report.warnings:
-        parts.append(Text.assemble(("warning: ", "yellow"), w))
+    parts += _notes(report)
     for part in parts:
         _fold(part)
     console.print(Panel(Group(*parts), title="grader report", expand=False))
+
+
+def _flags(report: Report, *, evidence: bool) -> list[Text]:
+    """The integrity flags, for a person to review (``evidence``: with each flag's evidence)."""
+    return [Text.assemble((f"integrity flag ({flag.severity}), for a person to review: ", "bold magenta"),
+                          f"{flag.kind}: {flag.message}", *(f"\n  - {e}" for e in flag.evidence if evidence))
+            for flag in report.integrity.flags]
+
+
+def _borderline(report: Report) -> list[Text]:
+    """The pass rules within sampling noise of their bound: a person should decide."""
+    return [Text.assemble(("borderline: ", "bold yellow"), f"{r.rule} is {_fmt(r.value, 4)}, "
+                          f"{'met' if r.met else 'not met'}, within sampling noise: a person should decide")
+            for r in report.pass_rule if r.borderline]
+
+
+def _notes(report: Report) -> list[Text]:
+    """What a self-check says is left to fix, and the report's warnings."""
+    return ([Text.assemble(("to fix: ", "bold yellow"), note) for note in report.self_check]
+            + [Text.assemble(("warning: ", "yellow"), w) for w in report.warnings])
 
 
 def _fold(part: RenderableType) -> None:
@@ -157,14 +168,8 @@ def summary(report: Report) -> list[RenderableType]:
         tail = f.detail.strip().splitlines()[-DETAIL_LINES:] if f.detail else []
         parts.append(Text.assemble((f"end of [{f.phase}] stderr:\n", "bold"),
                                    ("\n".join(f"  {line}" for line in tail), "dim")))
-    for flag in report.integrity.flags:
-        parts.append(Text.assemble((f"integrity flag ({flag.severity}), for a person to review: ", "bold magenta"),
-                                   f"{flag.kind}: {flag.message}"))
-    for r in report.pass_rule:
-        if r.borderline:
-            parts.append(Text.assemble(("borderline: ", "bold yellow"), f"{r.rule} is {_fmt(r.value, 4)}, "
-                                       f"{'met' if r.met else 'not met'}, within sampling noise: a person should "
-                                       "decide"))
+    parts += _flags(report, evidence=False)
+    parts += _borderline(report)
     if report.baseline is not None:
         base = report.baseline
         parts.append(Text(f"baseline {base.source}: score {signed_points(base.score.delta)} "
@@ -177,10 +182,7 @@ def summary(report: Report) -> list[RenderableType]:
                           f"queries); cold start {_fmt(lat.cold_start_ms, 1)} ms"))
     if (line := _reproducibility_line(report)) is not None:
         parts.append(Text(line))
-    for note in report.self_check:
-        parts.append(Text.assemble(("to fix: ", "bold yellow"), note))
-    for w in report.warnings:
-        parts.append(Text.assemble(("warning: ", "yellow"), w))
+    parts += _notes(report)
     if report.rubric is not None and report.rubric.needs_review:
         parts.append(Text(f"to review by an interviewer: {', '.join(report.rubric.needs_review)}", style="dim"))
     parts.append(Text("every criterion, per-class figures and each run: --verbose, or report.html", style="dim"))

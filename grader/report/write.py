@@ -22,12 +22,14 @@ REPORT_FILE = "report.json"
 #: The scored predictions beside a graded report: ``row``, ``prediction``, and ``proba_<class>`` columns when
 #: the model gave probabilities. Paired comparisons (``grader compare``, ``grader grade --baseline``) read it.
 PREDICTIONS_FILE = "predictions.csv"
+#: The page a person opens (what ``grader compare``'s links point at).
+HTML_FILE = "report.html"
 
 #: The other files written beside report.json, each by a module's ``render(report) -> str``.
 #: Imported when writing, so a broken renderer cannot stop the grader from starting.
 RENDERERS: dict[str, str] = {
     "report.md": "grader.report.markdown",
-    "report.html": "grader.report.html",
+    HTML_FILE: "grader.report.html",
     "junit.xml": "grader.report.junit",
 }
 

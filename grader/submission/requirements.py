@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.specifiers import InvalidSpecifier, Specifier
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 PIN = re.compile(
@@ -71,13 +71,20 @@ def valid_version(version: str) -> bool:
     return True
 
 
+def meets(spec: str, installed: str, *, prereleases: bool | None = None) -> bool | None:
+    """Whether ``installed`` meets the PEP 440 specifiers ``spec`` (``==1.8.0``, ``>=1.9``) as pip decides;
+    None when either cannot be read as PEP 440."""
+    try:
+        return SpecifierSet(spec).contains(Version(installed), prereleases=prereleases)
+    except (InvalidSpecifier, InvalidVersion):
+        return None
+
+
 def satisfies(pinned: str, installed: str) -> bool:
     """Whether ``installed`` meets the pin ``==pinned`` as PEP 440 says: ``2.13.0`` is met by ``2.13.0+cpu``,
     ``2.13.0+cpu`` only by itself. A version that is not PEP 440 (a broken lock) must equal the pin exactly."""
-    try:
-        return Specifier(f"=={pinned}").contains(Version(installed), prereleases=True)
-    except (InvalidSpecifier, InvalidVersion):
-        return pinned == installed
+    met = meets(f"=={pinned}", installed, prereleases=True)
+    return pinned == installed if met is None else met
 
 
 def public(version: str) -> str:

@@ -44,10 +44,35 @@ class Validation:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     pins: list[requirements.Pin] = field(default_factory=list)
+    #: The task submission.yaml names, also when the manifest breaks other rules: an invalid submission is
+    #: still filed under its task.
+    task: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems and self.manifest is not None
+
+
+#: A submission.yaml larger than this is not read for its task (the contract's manifest is a few lines).
+MANIFEST_MAX_BYTES = 64 * 1024
+
+
+def _named_task(data: object) -> str | None:
+    task = data.get("task") if isinstance(data, dict) else None
+    return task.strip() if isinstance(task, str) and task.strip() else None
+
+
+def manifest_task(root: Path) -> str | None:
+    """The task ``root/submission.yaml`` names, read leniently (a missing field or a bad entry point does not
+    matter), for a submission no validation ran on; None when the file is missing, too large, not YAML or
+    names no task."""
+    path = root / MANIFEST
+    try:
+        if not path.is_file() or path.stat().st_size > MANIFEST_MAX_BYTES:
+            return None
+        return _named_task(read_yaml(path, SubmissionError))
+    except (GraderError, OSError):
+        return None
 
 
 def _text(root: Path, name: str, v: Validation, what: str) -> str | None:
@@ -192,8 +217,10 @@ def validate(root: Path, *, expected_task: str | None = None, known_tasks: set[s
     v = Validation()
     if (root / MANIFEST).is_file():
         try:
-            v.manifest = load_model(Manifest, read_yaml(root / MANIFEST, SubmissionError), MANIFEST,
-                                    SubmissionError)
+            data = read_yaml(root / MANIFEST, SubmissionError)
+            v.task = _named_task(data)
+            v.manifest = load_model(Manifest, data, MANIFEST, SubmissionError)
+            v.task = v.manifest.task
         except GraderError as exc:
             v.problems.append(exc.message)
     else:

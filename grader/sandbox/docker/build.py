@@ -34,7 +34,7 @@ from grader.sandbox.docker.archive import add_dir, add_file
 from grader.sandbox.docker.hardening import SELF_STOP_GRACE_S, Resources
 from grader.sandbox.docker.monitor import StatsFollower
 from grader.sandbox.dockerfile import Step, exec_form
-from grader.submission.requirements import canonical
+from grader.submission.requirements import canonical, meets
 
 #: ``docker commit --change`` accepts these; the others are kept as notes.
 COMMIT_CHANGES = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "USER", "VOLUME", "WORKDIR"}
@@ -56,17 +56,6 @@ ALIASES = {"sklearn": "scikit-learn", "cv2": "opencv-python", "pil": "pillow", "
 
 class BuildFailed(Exception):
     pass
-
-
-def _satisfied(spec: str, version: str) -> bool:
-    """Whether ``version`` meets ``spec`` (``==1.8.0``, ``>=1.9``) as pip decides it (PEP 440)."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(version) in SpecifierSet(spec)
-    except (InvalidSpecifier, InvalidVersion):
-        return False
 
 
 def _unknown_name(written: str, name: str, runtime: dict[str, str]) -> str:
@@ -105,7 +94,7 @@ def failure_cause(output: str, runtime: dict[str, str]) -> str | None:
             return (f"pip tried to download {name} to build a package from source in an isolated environment, "
                     f"which an offline build cannot: install with `pip install --no-build-isolation` (the runtime "
                     f"has {name}=={have})")
-        if spec and not _satisfied(spec, have):
+        if spec and not meets(spec, have):
             if spec.startswith("=="):
                 return (f"{name}{spec} does not exist in the runtime's packages (the runtime has {name}=={have}), "
                         f"and the build has no network to download it: pin {name}=={have}")
