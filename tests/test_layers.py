@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"grader.integrations"},
     {"grader.grading"},
     {"grader.compare", "grader.authoring", "grader.queue"},
+    {"grader.service"},
     {"grader.cli", "grader"},
     {"grader.__main__"},
 ]

@@ -19,6 +19,7 @@ from grader.cli.lazy import LazyCommand, LazyGroup
 from grader.errors import GraderError
 
 COMMANDS = {
+    "admin": LazyCommand("grader.cli.admin:admin", "Create assessments, invite candidates, add interviewers (serve)."),
     "answers": LazyCommand("grader.cli.answers:answers", "Grade written answers alone, without running any code."),
     "batch": LazyCommand("grader.cli.batch:batch", "Grade many submissions, N at a time, into cohort files."),
     "check": LazyCommand("grader.cli.grade:check", "Self-check a submission on public data before handing it in."),
@@ -29,6 +30,7 @@ COMMANDS = {
     "rubrics": LazyCommand("grader.cli.rubric:rubrics", "List and inspect rubrics."),
     "sandbox": LazyCommand("grader.cli.sandbox:sandbox", "Build, inspect and clean up the sandbox runtime."),
     "similarity": LazyCommand("grader.cli.similarity:similarity", "Compare a cohort's code pair by pair."),
+    "serve": LazyCommand("grader.cli.serve:serve", "Serve the grading service: upload, watch, review (web + API)."),
     "schema": LazyCommand("grader.cli.schema:schema", "Print the JSON Schema of a task, rubric, report or submission."),
     "task": LazyCommand("grader.cli.task:tasks", "List, inspect, create, validate and export tasks."),
     "tasks": LazyCommand("grader.cli.task:tasks", "The same as `grader task`."),

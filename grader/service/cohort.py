@@ -1,0 +1,91 @@
+"""An assessment's cohort for interviewers: every candidate with their latest grading, the ``grader compare``
+table of those gradings (intervals and flags where they exist), and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.compare.html import render as render_compare
+from grader.compare.table import Comparison, Row, cell_text, compare
+from grader.service.config import ServiceConfig
+from grader.service.db import Assessment, Candidate, Submission
+from grader.service.store import TERMINAL, Store
+from grader.service.views import read_report
+
+
+@dataclass
+class Member:
+    """One candidate of the cohort and their submissions (newest first); ``shown`` is the one compared:
+    the newest graded, else the newest that ended, else the newest."""
+
+    candidate: Candidate
+    submissions: list[Submission]
+
+    @property
+    def shown(self) -> Submission | None:
+        for statuses in (("graded",), TERMINAL):
+            found = next((s for s in self.submissions if s.status in statuses), None)
+            if found is not None:
+                return found
+        return self.submissions[0] if self.submissions else None
+
+
+def members(store: Store, assessment: Assessment) -> list[Member]:
+    rows = store.submissions(assessment_id=assessment.id)
+    return [Member(c, sorted((s for s in rows if s.candidate_id == c.id), key=lambda s: s.number, reverse=True))
+            for c in store.candidates(assessment.id)]
+
+
+def label(member: Member, submission: Submission) -> str:
+    return f"{member.candidate.name} (attempt {submission.number})"
+
+
+def comparison(store: Store, config: ServiceConfig, assessment: Assessment) -> Comparison | None:
+    """The compare table of the cohort's shown gradings that have a report; None when none has."""
+    rows: list[Row] = []
+    for member in members(store, assessment):
+        shown = member.shown
+        if shown is None or shown.status not in TERMINAL:
+            continue
+        folder = config.report_dir(shown.id)
+        report = read_report(folder)
+        if report is not None:
+            rows.append(Row.from_report(report, str(folder), candidate=label(member, shown)))
+    return compare(rows) if rows else None
+
+
+def compare_page(store: Store, config: ServiceConfig, assessment: Assessment) -> str | None:
+    """``grader compare``'s page of the cohort, its links relative to the service's submissions folder
+    (served under ``/assessments/{id}/compare/``)."""
+    table = comparison(store, config, assessment)
+    return render_compare(table, page_dir=config.submissions_dir) if table is not None else None
+
+
+CSV_FIXED = ("candidate", "submission_id", "attempt", "status", "outcome", "score", "passed", "submitted_at",
+             "finished_at", "tries", "reason")
+
+
+def to_csv(store: Store, config: ServiceConfig, assessment: Assessment) -> str:
+    """Every submission of the cohort, a row each, with the compare table's figures for those it holds."""
+    table = comparison(store, config, assessment)
+    figures = {}
+    columns = []
+    if table is not None:
+        columns = [c for c in table.columns if c.higher_is_better is not None and c.key != "score"]
+        figures = {Path(row.source).parent.name: values for row, values in zip(table.rows, table.values, strict=True)}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*CSV_FIXED, *(c.key for c in columns)])
+    for member in members(store, assessment):
+        for s in reversed(member.submissions):
+            values = figures.get(s.id, {})
+            writer.writerow([member.candidate.name, s.id, s.number, s.status, s.outcome or "",
+                             "" if s.score is None else s.score, "" if s.passed is None else s.passed,
+                             s.created_at.isoformat(timespec="seconds"),
+                             s.finished_at.isoformat(timespec="seconds") if s.finished_at else "", s.tries, s.reason,
+                             *(cell_text(values.get(c.key), c) if values.get(c.key) is not None else ""
+                               for c in columns)])
+    return out.getvalue()
