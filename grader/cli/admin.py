@@ -16,10 +16,10 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def _store(data: Path | None, db: str | None):  # type: ignore[no-untyped-def]
-    from grader.service.state import State
+    from grader.service.store import open_store
 
-    state = State.open(config_of(data, db))
-    return state.store, state.config
+    config = config_of(data, db)
+    return open_store(config), config
 
 
 def _print(as_json: bool, payload: dict[str, Any] | list[Any], text: str) -> None:

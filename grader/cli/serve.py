@@ -4,16 +4,20 @@ interviewers review the cohort; gradings run on local workers or, with ``--queue
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
 import click
 
-from grader.cli.worker import QUEUE_OPTION
+DATA_OPTION = click.option("--data", "data", type=click.Path(path_type=Path, file_okay=False),
+                           envvar="GRADER_SERVICE_DATA", show_envvar=True,
+                           help="Where the service keeps uploads, reports and (by default) its SQLite database "
+                                "[default: <data dir>/service, e.g. ~/.local/share/grader/service].")
+#: Seconds after which a grading whose server stopped reporting (killed, its machine gone) is taken back and
+#: queued again; read by ``grader serve`` only (default :data:`grader.service.config.STALE_AFTER_S`).
+STALE_AFTER_ENV = "GRADER_SERVICE_STALE_AFTER_S"
 
-DATA_OPTION = click.option("--data", "data", type=click.Path(path_type=Path, file_okay=False), envvar="GRADER_SERVICE_DATA",
-                           show_envvar=True, help="Where the service keeps uploads, reports and (by default) its "
-                           "SQLite database [default: <data dir>/service, e.g. ~/.local/share/grader/service].")
 DB_OPTION = click.option("--db", envvar="GRADER_SERVICE_DB", show_envvar=True,
                          help="The database: sqlite:////path/grader.db or postgresql://user:password@host/name "
                               "[default: <--data>/grader.db].")
@@ -27,6 +31,20 @@ class _Redact(logging.Filter):
             record.args = tuple(re.sub(r"/invite/[^ ?]+", "/invite/<token>", a) if isinstance(a, str) else a
                                 for a in record.args)
         return True
+
+
+def stale_after_s() -> float | None:
+    """``GRADER_SERVICE_STALE_AFTER_S`` as seconds; None when it is not set."""
+    from grader.errors import UsageError
+
+    value = os.environ.get(STALE_AFTER_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(f"{STALE_AFTER_ENV}={value!r} is not a number of seconds",
+                         f"give e.g. {STALE_AFTER_ENV}=30, or unset it for the default") from None
 
 
 def config_of(data: Path | None, db: str | None, **more: object):  # type: ignore[no-untyped-def]
@@ -64,7 +82,9 @@ def serve(host: str, port: int, data: Path | None, db: str | None, queue_url: st
     """Serve the grading service: pages for candidates and interviewers, and the JSON API (/docs).
 
     Ctrl-C or SIGTERM stops it; a grading running then is queued again and graded from the start by the
-    next start, never lost and never counted against the candidate.
+    next start, never lost and never counted against the candidate. A server killed outright loses nothing
+    either: a server on the same database takes its gradings back once they have not been heard of for
+    GRADER_SERVICE_STALE_AFTER_S seconds (default 30, at least 10).
     """
     import uvicorn
 
@@ -82,8 +102,10 @@ def serve(host: str, port: int, data: Path | None, db: str | None, queue_url: st
         if workers != 1 or sandbox != "docker":
             raise UsageError("with --queue, the workers grade: --workers and --sandbox are theirs",
                              "start `grader worker --queue URL --concurrency N` on the grading machines")
+    stale = stale_after_s()
     config = config_of(data, db, queue=queue_url, workers=workers, sandbox=sandbox, public_url=public_url,
-                       mlflow_uri=mlflow_uri, mlflow=not no_mlflow, grading_timeout_s=grading_timeout)
+                       mlflow_uri=mlflow_uri, mlflow=not no_mlflow, grading_timeout_s=grading_timeout,
+                       **({} if stale is None else {"stale_after_s": stale}))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.access").addFilter(_Redact())
     click.echo(f"grader serve: http://{host}:{port}/ (API docs at /docs); data in {config.data}", err=True)

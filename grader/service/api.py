@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, PlainTextResponse
@@ -32,7 +33,7 @@ from grader.service.views import (
 router = APIRouter(prefix="/api", tags=["api"])
 
 #: Answers every endpoint may give, for the OpenAPI schema.
-ERRORS = {401: {"description": "No token, or one this server does not know"},
+ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "No token, or one this server does not know"},
           403: {"description": "Not allowed for this token"},
           404: {"description": "Not found (or not yours)"}}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,22 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     env.globals["points"] = points
+    env.filters["when"] = when
+    env.filters["mib"] = mib
     return env
+
+
+def mib(size: int) -> str:
+    """A byte count in MiB, as precise as a cap is set (0.25 MiB stays 0.25, not 0)."""
+    return f"{size / 2**20:.2f}".rstrip("0").rstrip(".") + " MiB"
+
+
+def when(at: datetime | str) -> str:
+    """A moment as the pages show it: to the second, in UTC (an ISO 8601 string is parsed first)."""
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -65,7 +81,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 def error_page(request: Request, exc: GraderError, status_code: int, session: Session | None = None) -> HTMLResponse:
     if status_code == 401:
         return login_page(request, exc)
-    return render(request, "error.html.j2", status_code, session=session, status_code=status_code, error=exc)
+    return render(request, "error.html.j2", status_code, session=session, code=status_code, error=exc)
 
 
 def login_page(request: Request, error: GraderError | None = None) -> HTMLResponse:
@@ -92,7 +108,8 @@ def _signed_in(request: Request, token: str, to: str = "/") -> RedirectResponse:
 
 @cache
 def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False})  # raw HTML in a task's README stays text
+    # Raw HTML in a task's README stays text; its tables (the data's columns, the limits) are tables.
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 # -- signing in ---------------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from grader.report.write import read_report
 from grader.rubric import review as reviews
 from grader.service.config import ServiceConfig
-from grader.service.db import Submission, engine_for, migrate
+from grader.service.db import Submission
 from grader.service.errors import ServiceError
 from grader.service.runner import Dispatcher
-from grader.service.store import Store
+from grader.service.store import Store, open_store
 from grader.service.views import QueueView
 
 
@@ -24,10 +24,7 @@ class State:
     @classmethod
     def open(cls, config: ServiceConfig) -> State:
         """The store at ``config``'s database, its schema migrated to date."""
-        engine = engine_for(config.db_url)
-        migrate(engine)
-        config.data.mkdir(parents=True, exist_ok=True)
-        return cls(config, Store(engine))
+        return cls(config, open_store(config))
 
     def start(self, dispatcher: Dispatcher | None = None) -> None:
         self.dispatcher = dispatcher or Dispatcher(self.store, self.config)

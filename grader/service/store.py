@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader.errors import UnknownNameError, UsageError
 from grader.service import tokens
-from grader.service.db import Assessment, Candidate, Event, Interviewer, Submission, now
+from grader.service.config import ServiceConfig
+from grader.service.db import Assessment, Candidate, Event, Interviewer, Submission, engine_for, migrate, now
 from grader.service.errors import AttemptsUsed, Forbidden, NotFound
 
 Status = Literal["queued", "running", "graded", "invalid", "error"]
@@ -36,6 +37,21 @@ class Principal:
     id: str
     name: str
     assessment_id: str | None = None
+
+
+def _span(seconds: float) -> str:
+    """A duration as a reason reads it: seconds under two minutes (a short ``--grading-timeout`` would read
+    "0 min"), minutes above."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def open_store(config: ServiceConfig) -> Store:
+    """The store at ``config``'s database, its schema migrated to date (what ``grader admin`` needs, without
+    the grading machinery ``grader serve`` starts)."""
+    engine = engine_for(config.db_url)
+    migrate(engine)
+    config.data.mkdir(parents=True, exist_ok=True)
+    return Store(engine)
 
 
 class Store:
@@ -213,7 +229,7 @@ class Store:
         return {status: n for status, n in rows}
 
     # -- the grading's life -----------------------------------------------------------------------------
-    def _change(self, s: Session, submission_id: str, where: Sequence[object], status: str, reason: str,
+    def _change(self, s: Session, submission_id: str, where: Sequence[Any], status: str, reason: str,
                 **values: object) -> bool:
         moment = now()
         result = s.execute(update(Submission).where(Submission.id == submission_id, *where)
@@ -307,11 +323,11 @@ class Store:
                                     Submission.deadline_at).where(Submission.status == "running",
                                                                   Submission.deadline_at < moment)).all()
             for submission_id, owner, phase, started, deadline in rows:
-                minutes = (deadline - started).total_seconds() / 60 if started and deadline else 0
-                reason = (f"stuck: no result {minutes:.0f} min after the grading started (its deadline, "
-                          f"{deadline:%Y-%m-%d %H:%M:%S} UTC); it was last in '{phase or 'starting'}' on "
-                          f"{owner or 'a worker'}. This is the grader's failure and does not count against "
-                          "your attempts")
+                since = f"running since {started:%Y-%m-%d %H:%M:%S} UTC, " if started else ""
+                allowed = f" after {_span((deadline - started).total_seconds())}" if started else ""
+                reason = (f"stuck: {since}no result{allowed} (its deadline, {deadline:%Y-%m-%d %H:%M:%S} UTC); "
+                          f"it was last in '{phase or 'starting'}' on {owner or 'a worker'}. This is the grader's "
+                          "failure and does not count against your attempts")
                 if self._change(s, submission_id, (Submission.status == "running", Submission.deadline_at == deadline),
                                 "error", reason, owner=None, finished_at=moment, phase=None, outcome="error",
                                 passed=False, score=0.0):
@@ -335,8 +351,8 @@ class Store:
         with self.session() as s:
             return self._change(s, submission_id, (Submission.status == "queued", Submission.job_id == job_id),
                                 "running", f"grading on worker {worker}", owner=f"job {job_id}", worker=worker,
-                                started_at=moment, heartbeat_at=now(), deadline_at=moment + timedelta(seconds=deadline_s),
-                                phase="starting")
+                                started_at=moment, heartbeat_at=now(),
+                                deadline_at=moment + timedelta(seconds=deadline_s), phase="starting")
 
     def job_phase(self, submission_id: str, job_id: str, phase: str) -> None:
         with self.session() as s:

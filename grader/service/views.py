@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from grader.report.write import HTML_FILE, PREDICTIONS_FILE, REPORT_FILE, RENDERERS
+from grader.report.write import PREDICTIONS_FILE, RENDERERS, REPORT_FILE
 from grader.rubric.review import REVIEWS_FILE
 from grader.service.config import ServiceConfig
 from grader.service.db import Assessment, Submission, now
@@ -108,7 +108,8 @@ def read_report(folder: Path) -> Report | None:
 def assessment_view(store: Store, row: Assessment) -> AssessmentView:
     return AssessmentView(id=row.id, task_id=row.task_id, title=row.title, deadline=row.deadline,
                           attempts=row.attempts, max_upload_bytes=row.max_upload_bytes,
-                          candidates=len(store.candidates(row.id)), submissions=len(store.submissions(assessment_id=row.id)))
+                          candidates=len(store.candidates(row.id)),
+                          submissions=len(store.submissions(assessment_id=row.id)))
 
 
 def submission_view(store: Store, config: ServiceConfig, row: Submission, principal: Principal, *,
@@ -159,6 +160,3 @@ def candidate_home(store: Store, config: ServiceConfig, principal: Principal) ->
                          submissions=[submission_view(store, config, r, principal, detail=False)
                                       for r in reversed(rows)])
 
-
-def html_report_name() -> str:
-    return HTML_FILE

@@ -48,3 +48,9 @@ def test_help_imports_no_command_module():
     assert imported_by("--help")["cli"] == ["grader.cli.errors", "grader.cli.lazy"]
     assert imported_by("task", "list")["cli"] == ["grader.cli.console", "grader.cli.errors", "grader.cli.lazy",
                                                   "grader.cli.task"]
+
+
+def test_admin_commands_import_nothing_heavy(tmp_path):
+    """`grader admin` opens the service's database without the grading machinery `grader serve` starts."""
+    found = imported_by("admin", "list", "--data", str(tmp_path / "service"))
+    assert found["code"] in (0, None) and found["heavy"] == [], found
