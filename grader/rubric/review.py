@@ -100,7 +100,7 @@ def add(folder: Path, criterion: str, points: float, note: str, reviewer: str | 
     target = found[criterion]
     if not 0 <= points <= target.max_points:
         raise UsageError(f"{criterion} is worth 0 to {target.max_points:g} points, not {points:g}",
-                         f"give --points between 0 and {target.max_points:g}")
+                         f"give between 0 and {target.max_points:g} points")
     if not note.strip():
         raise UsageError("a review needs a note saying why", "add --note '...'")
     log = load(folder)

@@ -66,10 +66,14 @@ def _session(request: Request) -> Session:
 
 def visible_submission(state: State, session: Session, submission_id: str) -> Submission:
     """The submission, when ``session`` may see it: an interviewer any, a candidate only their own (someone
-    else's is answered as not found, so ids reveal nothing)."""
-    row = state.store.submission(submission_id)
-    if session.principal.kind == "candidate" and row.candidate_id != session.principal.id:
-        raise NotFound(f"no submission {submission_id!r}", "list yours at /api/me")
+    else's is answered exactly as one that does not exist, so ids reveal nothing)."""
+    try:
+        row: Submission | None = state.store.submission(submission_id)
+    except NotFound:
+        row = None
+    if row is None or (session.principal.kind == "candidate" and row.candidate_id != session.principal.id):
+        raise NotFound(f"no submission {submission_id!r}", "list yours at /api/me" if session.principal.kind ==
+                       "candidate" else "list an assessment's at /api/assessments/{id}/submissions")
     return row
 
 

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.errors import GraderError, UsageError
 from grader.service import api, pages
@@ -59,6 +61,15 @@ def create_app(config: ServiceConfig, *, start: Callable[[State], None] | None =
             return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=code,
                                 headers={"WWW-Authenticate": "Bearer"} if code == 401 else None)
         return pages.error_page(request, exc, code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Routing's own refusals (no such path, another method): the API's ``{"detail", "hint"}`` too."""
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": f"{request.method} {request.url.path}: {exc.detail}",
+                                 "hint": "see /docs for the API's endpoints and their methods"},
+                                status_code=exc.status_code, headers=exc.headers)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

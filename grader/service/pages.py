@@ -59,7 +59,9 @@ def environment() -> jinja2.Environment:
 
 
 def mib(size: int) -> str:
-    """A byte count in MiB, as precise as a cap is set (0.25 MiB stays 0.25, not 0)."""
+    """A byte count as an upload's refusal says it: in MiB, or in KiB below one (a cap of 50 KiB is not 0 MiB)."""
+    if size < 2**20:
+        return f"{size / 2**10:.0f} KiB"
     return f"{size / 2**20:.2f}".rstrip("0").rstrip(".") + " MiB"
 
 

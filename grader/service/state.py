@@ -10,7 +10,7 @@ from grader.rubric import review as reviews
 from grader.service.config import ServiceConfig
 from grader.service.db import Submission
 from grader.service.errors import ServiceError
-from grader.service.runner import Dispatcher
+from grader.service.runner import Dispatcher, settled
 from grader.service.store import Store, open_store
 from grader.service.views import QueueView
 
@@ -46,7 +46,9 @@ class State:
                                "review the candidate's graded attempt")
         reviews.add(self.config.report_dir(row.id), criterion, points, note, reviewer=reviewer)
         report = read_report(self.config.report_dir(row.id))
-        self.store.reviewed(row.id, report.score, report.passed, report.verdict.outcome, reviewer, criterion)
+        _, reason = settled(report, row.tries, self.config.max_tries)
+        self.store.reviewed(row.id, report.score, report.passed, report.verdict.outcome,
+                            f"{reason} (after {reviewer}'s review)", reviewer, criterion)
 
     def queue_view(self) -> QueueView:
         counts = self.store.counts()

@@ -43,7 +43,8 @@ class Received:
 
 
 def _mib(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
+    """``n`` bytes in MiB, or in KiB below one MiB (a cap of 50 KiB is not "0.0 MiB")."""
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
 
 
 def too_large(cap: int, size: int | None = None) -> TooLarge:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from grader.report.format import why_not_passed
 from grader.report.write import PREDICTIONS_FILE, RENDERERS, REPORT_FILE
 from grader.rubric.review import REVIEWS_FILE
 from grader.service.config import ServiceConfig
@@ -57,6 +58,8 @@ class SubmissionView(BaseModel):
     score: float | None
     passed: bool | None
     failures: list[FailureView] = Field(default_factory=list)
+    why_not_passed: list[str] = Field(default_factory=list, description="A graded submission that did not pass: "
+                                      "why, the root cause first (as every report says it).")
     report_files: list[str] = Field(default_factory=list, description="Files at /api/submissions/{id}/{name}.")
     events: list[EventView] = Field(default_factory=list)
 
@@ -125,12 +128,14 @@ def submission_view(store: Store, config: ServiceConfig, row: Submission, princi
     files = [name for name in report_files(principal) if (folder / name).is_file()] if row.status in (
         "graded", "invalid", "error") else []
     failures: list[FailureView] = []
+    why: list[str] = []
     events: list[EventView] = []
     if detail:
         report = read_report(folder) if files else None
         if report is not None:
             failures = [FailureView(phase=f.phase, kind=f.kind, message=f.message, detail=f.detail)
                         for f in report.failures]
+            why = why_not_passed(report)
         events = [EventView(at=e.at, status=e.status, message=e.message) for e in store.events(row.id)]
     return SubmissionView(
         id=row.id, assessment_id=row.assessment_id, candidate=store.candidate(row.candidate_id).name,
@@ -139,7 +144,7 @@ def submission_view(store: Store, config: ServiceConfig, row: Submission, princi
         attempts_allowed=assessment.attempts, tries=row.tries, position=store.position(row), filename=row.filename,
         size_bytes=row.size_bytes, sha256=row.sha256, created_at=row.created_at, started_at=row.started_at,
         finished_at=row.finished_at, elapsed_s=elapsed, outcome=row.outcome, score=row.score, passed=row.passed,
-        failures=failures, report_files=files, events=events)
+        failures=failures, why_not_passed=why, report_files=files, events=events)
 
 
 def candidate_home(store: Store, config: ServiceConfig, principal: Principal) -> CandidateHome:

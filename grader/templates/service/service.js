@@ -10,6 +10,7 @@
   async function poll() {
     try {
       const response = await fetch("/api/submissions/" + encodeURIComponent(id), {credentials: "same-origin"});
+      if (response.status === 401 || response.status === 404) { window.location.reload(); return; }  // signed out
       if (response.ok) {
         const s = await response.json();
         if (["graded", "invalid", "error"].includes(s.status)) { window.location.reload(); return; }
