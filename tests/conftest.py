@@ -1,7 +1,8 @@
 """Top-level fixtures and the Docker guard.
 
-Tests marked ``docker`` need a reachable Docker engine. Without one they are skipped with the
-reason, except when ``CI=true``: then they FAIL, so CI can never pass by silently skipping them.
+Tests marked ``docker`` need a reachable Docker engine (``redis``: a redis-server, ``postgres``: PostgreSQL's
+server binaries). Without one they are skipped with the reason, except when ``CI=true``: then they FAIL, so
+CI can never pass by silently skipping them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import tempfile
 
 import pytest
 
-from tests.helpers import docker_leftovers, redis_server_binary
+from tests.helpers import docker_leftovers, postgres_bin_dir, redis_server_binary
 
 # Every grading logs to MLflow by default: keep this session's runs (the CLI's subprocesses
 # included) in a throwaway store, never in the repository or a developer's tracking server.
@@ -44,8 +45,17 @@ def redis_missing() -> str | None:
     return None
 
 
+def postgres_missing() -> str | None:
+    """Why no throwaway PostgreSQL cluster can be started here, or None when one can."""
+    if postgres_bin_dir() is None:
+        return ("no PostgreSQL server binaries (initdb): run scripts/test-tools.sh (apt-get install postgresql), "
+                "or set GRADER_POSTGRES_BIN to the folder holding initdb and pg_ctl")
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker, unavailable in (("docker", docker_unreachable), ("redis", redis_missing)):
+    for marker, unavailable in (("docker", docker_unreachable), ("redis", redis_missing),
+                                ("postgres", postgres_missing)):
         if item.get_closest_marker(marker) is None:
             continue
         reason = unavailable()

@@ -130,3 +130,17 @@ def redis_server_binary() -> str | None:
     import os
 
     return os.environ.get("GRADER_REDIS_SERVER") or shutil.which("redis-server")
+
+
+def postgres_bin_dir() -> Path | None:
+    """The PostgreSQL server binaries the postgres tests start a throwaway cluster with: ``GRADER_POSTGRES_BIN``,
+    else the newest ``/usr/lib/postgresql/<version>/bin`` holding ``initdb`` (Debian's layout; those binaries
+    are not on PATH there)."""
+    import os
+
+    given = os.environ.get("GRADER_POSTGRES_BIN")
+    if given:
+        return Path(given) if (Path(given) / "initdb").is_file() else None
+    found = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
+    found.sort(key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    return found[-1] if found else None

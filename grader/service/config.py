@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from grader.errors import UsageError
@@ -18,8 +17,13 @@ if TYPE_CHECKING:
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 #: Gradings of one submission the service starts at most: the first, then retries of infrastructure failures.
 MAX_TRIES = 3
-#: A running grading whose server has not reported for this long is taken back and queued again.
+#: Seconds between heartbeats of a server's running gradings.
+HEARTBEAT_S = 5.0
+#: A running grading whose server has not reported for this long is taken back and queued again
+#: (``GRADER_SERVICE_STALE_AFTER_S`` of ``grader serve`` changes it).
 STALE_AFTER_S = 30.0
+#: The shortest ``stale_after_s``: two missed heartbeats, so a busy but live server never loses its gradings.
+MIN_STALE_AFTER_S = 2 * HEARTBEAT_S
 
 
 def default_data() -> Path:
@@ -53,6 +57,11 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise UsageError(f"--workers must be at least 1, not {self.workers}", "give --workers 1 or more")
+        if self.stale_after_s < MIN_STALE_AFTER_S:
+            raise UsageError(f"a grading cannot be taken back from its server after {self.stale_after_s:g} s: its "
+                             f"server reports every {HEARTBEAT_S:g} s, so a live one would lose its gradings",
+                             f"set GRADER_SERVICE_STALE_AFTER_S to {MIN_STALE_AFTER_S:g} or more (default "
+                             f"{STALE_AFTER_S:g})")
 
     @property
     def db_url(self) -> str:

@@ -28,7 +28,7 @@ from grader.grading.batch import error_report
 from grader.grading.pipeline import Grader
 from grader.report.format import points
 from grader.report.write import read_report
-from grader.service.config import ServiceConfig
+from grader.service.config import HEARTBEAT_S, ServiceConfig
 from grader.service.db import Submission
 from grader.service.store import Store
 from grader.spec.report import Report
@@ -41,8 +41,6 @@ log = logging.getLogger("grader.service")
 
 #: Added to a task's own phase timeouts for the reaper's line: image builds, scoring, reports, MLflow.
 MARGIN_S = 600.0
-#: Seconds between heartbeats of a server's running gradings.
-HEARTBEAT_S = 5.0
 #: What the service's queue jobs are filed under (their MLflow runs are tagged with it).
 BATCH_ID = "service"
 
@@ -74,6 +72,21 @@ def settled(report: Report, tries: int, max_tries: int) -> tuple[str, str]:
                      "nothing about your work and does not count against your attempts")
 
 
+def _dead_here(owner: str) -> bool:
+    """Whether ``owner`` (``host:pid:nonce``) was a server process of this machine that is gone."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, as another user
+        return False
+    return False
+
+
 def _replace_folder(source: Path, folder: Path) -> None:
     """``source`` becomes ``folder`` in one rename (a reader sees the old report or the new one), keeping
     the interviewers' reviews of the old one."""
@@ -103,10 +116,20 @@ class Dispatcher:
     _graders: list[Grader] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _wake: threading.Event = field(default_factory=threading.Event)
+    #: What each local worker grades now, by submission id: the reaper ends a stuck one through it.
+    _busy: dict[str, Grader] = field(default_factory=dict)
+    #: Graders whose sandbox was closed under a reaped grading: their worker makes a new one.
+    _spent: set[int] = field(default_factory=set)
     _redis: Redis | None = None
 
     # -- life ---------------------------------------------------------------------------------------
     def start(self) -> None:
+        for owner in self.store.local_owners():
+            if _dead_here(owner):  # this machine's server that was killed: no need to wait for its heartbeat
+                n = self.store.release(owner, f"the server grading it ({owner}) was gone when this one started; "
+                                              "queued to be graded again from the start. This does not count "
+                                              "against your attempts")
+                log.warning("queued again %d grading(s) of %s, a server of this machine that is gone", n, owner)
         taken = self.store.take_back_stale(self.config.stale_after_s)
         if taken:
             log.warning("queued again %d grading(s) whose server stopped reporting: %s", len(taken), ", ".join(taken))
@@ -125,6 +148,14 @@ class Dispatcher:
         sandboxes closed."""
         self._stop.set()
         self._wake.set()
+        self._hand_back()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        # Again: a worker whose claim was under way as the stop began holds a grading the first round missed.
+        self._hand_back()
+
+    def _hand_back(self) -> None:
+        """Queue this server's running gradings again and close its sandboxes (ending their runs)."""
         released = self.store.release(self.owner, "the server stopped during the grading; queued to be graded "
                                                    "again from the start when it is back. This does not count "
                                                    "against your attempts")
@@ -137,8 +168,6 @@ class Dispatcher:
                 grader.sandbox.close()
             except Exception:  # noqa: BLE001 - pruned later by `grader sandbox prune`
                 pass
-        for thread in self._threads:
-            thread.join(timeout=10)
 
     def wake(self) -> None:
         """Something was queued: idle workers look now."""
@@ -186,6 +215,19 @@ class Dispatcher:
                 log.warning("submission %s: its server stopped reporting; queued again", submission_id)
             for submission_id in self.store.reap():
                 log.warning("submission %s: past its deadline; moved to error", submission_id)
+                self._end_reaped(submission_id)
+
+    def _end_reaped(self, submission_id: str) -> None:
+        """A reaped grading of this server's: close its sandbox, so its worker is free for the next one."""
+        with self._lock:
+            grader = self._busy.get(submission_id)
+            if grader is None:
+                return
+            self._spent.add(id(grader))
+        try:
+            grader.sandbox.close()
+        except Exception:  # noqa: BLE001 - pruned later by `grader sandbox prune`
+            log.exception("closing the sandbox of reaped submission %s failed", submission_id)
 
     # -- local workers ------------------------------------------------------------------------------
     def _new_grader(self, current: list[str]) -> Grader:
@@ -218,10 +260,18 @@ class Dispatcher:
             if grader is None:
                 grader = self._new_grader(current)
             current[:] = [row.id]
+            with self._lock:
+                self._busy[row.id] = grader
             try:
                 self._grade(grader, row)
             finally:
                 current.clear()
+                with self._lock:
+                    self._busy.pop(row.id, None)
+                    if id(grader) in self._spent:  # its sandbox was closed under it: the next grading gets anew
+                        self._spent.discard(id(grader))
+                        self._graders.remove(grader)
+                        grader = None
 
     def _grade(self, grader: Grader, row: Submission) -> None:
         assessment = self.store.assessment(row.assessment_id)
@@ -257,6 +307,8 @@ class Dispatcher:
         if not self.store.finish(row.id, self.owner, status, reason, outcome=report.verdict.outcome,
                                  score=report.score, passed=report.passed):
             log.warning("submission %s was settled elsewhere while this server graded it", row.id)
+            if self.store.submission(row.id).status == "error":  # reaped between the look and the settle
+                shutil.rmtree(folder, ignore_errors=True)
 
     # -- the queue (--queue) ------------------------------------------------------------------------
     def _queue_loop(self) -> None:
@@ -283,11 +335,18 @@ class Dispatcher:
                 continue
             assessment = self.store.assessment(row.assessment_id)
             candidate = self.store.candidate(row.candidate_id)
-            with tempfile.TemporaryDirectory(prefix="grader-service-enqueue-") as tmp:
-                staged = stage(self.config.upload_path(row), Path(tmp))
-                key = key_of(staged.root, staged.sha256, task_id=assessment.task_id)
-                archive = pack(staged.root, limit=MAX_SUBMISSION_BYTES, what=f"submission {row.id}",
-                               fix="leave data and trained models out of the submission")
+            try:
+                with tempfile.TemporaryDirectory(prefix="grader-service-enqueue-") as tmp:
+                    staged = stage(self.config.upload_path(row), Path(tmp))
+                    key = key_of(staged.root, staged.sha256, task_id=assessment.task_id)
+                    archive = pack(staged.root, limit=MAX_SUBMISSION_BYTES, what=f"submission {row.id}",
+                                   fix="leave data and trained models out of the submission")
+            except GraderError as exc:  # this upload only: raised, it would stop the queue for every submission
+                log.error("submission %s cannot be handed to the queue: %s", row.id, exc.message)
+                hint = f" ({exc.hint})" if exc.hint else ""
+                self.store.unqueueable(row.id, f"could not be handed to the queue: {exc.message}{hint}. This is "
+                                               "the grader's failure and does not count against your attempts")
+                continue
             job_id = f"svc-{row.id}-{row.tries + 1}"
             payload = GradingJob(name=candidate.name, origin=row.filename, batch_id=BATCH_ID,
                                  task_id=assessment.task_id, key=key, archive=archive)
@@ -321,41 +380,61 @@ class Dispatcher:
             pass
 
     def _follow_jobs(self) -> None:
+        from grader.queue.client import _redis_errors
+
+        for row in self.store.queued_jobs():
+            try:
+                self._follow(row)
+            except Exception as exc:
+                if isinstance(exc, _redis_errors()):
+                    raise
+                log.exception("submission %s: its queue job's answer could not be read", row.id)
+                self._unreadable(row, exc.message if isinstance(exc, GraderError) else f"{type(exc).__name__}: {exc}")
+
+    def _unreadable(self, row: Submission, why: str) -> None:
+        """One job whose answer cannot be read ends its submission in ``error``; the others go on."""
+        assert row.job_id is not None
+        self.store.job_finished(row.id, row.job_id, "error", f"queue job {row.job_id} came back, but its answer could "
+                                f"not be read: {why}. This is the grader's failure and does not count against your "
+                                "attempts", outcome="error", score=0.0, passed=False)
+
+    def _follow(self, row: Submission) -> None:
+        """Bring one submission's row up to date with its queue job."""
         from rq.job import JobStatus
 
         from grader.queue.client import failure_reason, fetch_job
-        from grader.queue.jobs import META_PHASE, RETRIES, GradingResult, attempt_of, unpack
+        from grader.queue.jobs import META_PHASE, RETRIES, attempt_of
 
-        assert self._redis is not None
-        for row in self.store.queued_jobs():
-            assert row.job_id is not None
-            job = fetch_job(self._redis, row.job_id)
-            if job is None:
-                self.store.job_lost(row.id, row.job_id, f"the queue lost job {row.job_id} (Redis restarted without "
-                                                        "its data?); queued again")
-                continue
-            status = job.get_status(refresh=False)
-            if status == JobStatus.STARTED:
-                worker = job.worker_name or "a worker"
-                if row.status == "queued":
-                    self.store.job_started(row.id, row.job_id, worker, deadline_s=self.deadline_s(row.assessment_id),
-                                           started=None)
-                phase = job.meta.get(META_PHASE) or "starting"
-                self.store.job_phase(row.id, row.job_id, f"{phase} (attempt {attempt_of(job)} of {RETRIES + 1})")
-            elif status == JobStatus.FINISHED:
-                self._job_finished(row, job, GradingResult, unpack)
-            elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-                self.store.job_finished(row.id, row.job_id, "error",
-                                        f"queue job {row.job_id} {status.value} after {attempt_of(job)} attempt(s): "
-                                        f"{failure_reason(job)}. This does not count against your attempts",
-                                        outcome="error", score=0.0, passed=False, worker=job.worker_name)
+        assert self._redis is not None and row.job_id is not None
+        job = fetch_job(self._redis, row.job_id)
+        if job is None:
+            self.store.job_lost(row.id, row.job_id, f"the queue lost job {row.job_id} (Redis restarted without "
+                                                    "its data?); queued again")
+            return
+        status = job.get_status(refresh=False)
+        if status == JobStatus.STARTED:
+            worker = job.worker_name or "a worker"
+            if row.status == "queued":
+                self.store.job_started(row.id, row.job_id, worker, deadline_s=self.deadline_s(row.assessment_id),
+                                       started=None)
+            phase = job.meta.get(META_PHASE) or "starting"
+            self.store.job_phase(row.id, row.job_id, f"{phase} (attempt {attempt_of(job)} of {RETRIES + 1})")
+        elif status == JobStatus.FINISHED:
+            self._job_finished(row, job)
+        elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            self.store.job_finished(row.id, row.job_id, "error",
+                                    f"queue job {row.job_id} {status.value} after {attempt_of(job)} attempt(s): "
+                                    f"{failure_reason(job)}. This does not count against your attempts",
+                                    outcome="error", score=0.0, passed=False, worker=job.worker_name)
 
-    def _job_finished(self, row: Submission, job: Any, result_type: Any, unpack: Callable[[str, Path], None]) -> None:
+    def _job_finished(self, row: Submission, job: Any) -> None:
         from pydantic import ValidationError
+
+        from grader.queue.jobs import GradingResult, unpack
 
         assert row.job_id is not None
         try:
-            result = result_type.model_validate(job.return_value())
+            result = GradingResult.model_validate(job.return_value())
         except ValidationError as exc:
             self.store.job_finished(row.id, row.job_id, "error", f"queue job {row.job_id} came back without a "
                                     f"readable result: {exc}", outcome="error", score=0.0, passed=False)

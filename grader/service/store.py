@@ -174,7 +174,10 @@ class Store:
         """Record a stored upload as queued. The attempt budget is checked again inside the transaction."""
         assessment = self.check_open(candidate)
         with self.session() as s:
-            s.execute(select(Candidate).where(Candidate.id == candidate.id).with_for_update())
+            # One upload of a candidate at a time, on every database: a write to their row locks it until this
+            # commits (SQLite ignores SELECT ... FOR UPDATE, so concurrent uploads each counted the attempts
+            # before any was written, and all got in).
+            s.execute(update(Candidate).where(Candidate.id == candidate.id).values(name=Candidate.name))
             used = s.scalar(select(func.count()).select_from(Submission).where(
                 Submission.candidate_id == candidate.id, Submission.status.in_(COUNTED))) or 0
             if assessment.attempts is not None and used >= assessment.attempts:
@@ -195,7 +198,7 @@ class Store:
         with self.session() as s:
             row = s.get(Submission, submission_id)
         if row is None:
-            raise NotFound(f"no submission {submission_id!r}", "list yours at /api/me/submissions")
+            raise NotFound(f"no submission {submission_id!r}", "candidates list theirs at /api/me")
         return row
 
     def submissions(self, *, candidate_id: str | None = None, assessment_id: str | None = None,
@@ -296,6 +299,13 @@ class Store:
             return sum(self._change(s, i, (Submission.status == "running", Submission.owner == owner), "queued",
                                     reason, owner=None, queued_at=now(), phase=None, deadline_at=None) for i in ids)
 
+    def local_owners(self) -> set[str]:
+        """The servers running local gradings now, as their owner strings."""
+        with self.session() as s:
+            return {o for o in s.scalars(select(Submission.owner).where(Submission.status == "running",
+                                                               Submission.job_id.is_(None),
+                                                               Submission.owner.is_not(None))).all() if o}
+
     def take_back_stale(self, stale_after_s: float) -> list[str]:
         """Queue again the local gradings whose server stopped reporting (it died or was killed)."""
         line = now() - timedelta(seconds=stale_after_s)
@@ -324,7 +334,7 @@ class Store:
                                                                   Submission.deadline_at < moment)).all()
             for submission_id, owner, phase, started, deadline in rows:
                 since = f"running since {started:%Y-%m-%d %H:%M:%S} UTC, " if started else ""
-                allowed = f" after {_span((deadline - started).total_seconds())}" if started else ""
+                allowed = f" after {_span((deadline - started).total_seconds())}" if started and deadline else ""
                 reason = (f"stuck: {since}no result{allowed} (its deadline, {deadline:%Y-%m-%d %H:%M:%S} UTC); "
                           f"it was last in '{phase or 'starting'}' on {owner or 'a worker'}. This is the grader's "
                           "failure and does not count against your attempts")
@@ -339,6 +349,13 @@ class Store:
         with self.session() as s:
             return self._change(s, submission_id, (Submission.status == "queued", Submission.job_id.is_(None)),
                                 "queued", reason, job_id=job_id, tries=Submission.tries + 1)
+
+    def unqueueable(self, submission_id: str, reason: str) -> bool:
+        """Settle a waiting submission that cannot become a queue job (its upload unreadable) as ``error``."""
+        with self.session() as s:
+            return self._change(s, submission_id, (Submission.status == "queued", Submission.job_id.is_(None)),
+                                "error", reason, outcome="error", score=0.0, passed=False, finished_at=now(),
+                                phase=None, owner=None)
 
     def queued_jobs(self) -> list[Submission]:
         with self.session() as s:
@@ -377,13 +394,14 @@ class Store:
                                 status, reason, outcome=outcome, score=score, passed=passed, finished_at=now(),
                                 phase=None, owner=None, worker=worker)
 
-    def reviewed(self, submission_id: str, score: float, passed: bool, outcome: str, reviewer: str,
+    def reviewed(self, submission_id: str, score: float, passed: bool, outcome: str, reason: str, reviewer: str,
                  criterion: str) -> None:
-        """An interviewer's review changed a graded submission's points: its figures follow, with an event."""
+        """An interviewer's review changed a graded submission's points: its figures and reason follow, with
+        an event."""
         with self.session() as s:
             row = s.get(Submission, submission_id)
             if row is None:
                 raise NotFound(f"no submission {submission_id!r}")
-            row.score, row.passed, row.outcome = score, passed, outcome
+            row.score, row.passed, row.outcome, row.reason = score, passed, outcome, reason
             s.add(Event(submission_id=submission_id, at=now(), status=row.status,
                         message=f"reviewed by {reviewer}: {criterion}; the score is now {score:g}"))

@@ -55,7 +55,8 @@ def test_assessment_invite_interviewer_and_list(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "says"), [
-    (["assessment", "create", "--task", "tabular/credit-defualt", "--title", "T"], "did you mean 'tabular/credit-default'"),
+    (["assessment", "create", "--task", "tabular/credit-defualt", "--title", "T"],
+     "did you mean 'tabular/credit-default'"),
     (["assessment", "create", "--task", TASK, "--title", "  "], "needs a title"),
     (["assessment", "create", "--task", TASK, "--title", "T", "--attempts", "0"], "at least 1"),
     (["assessment", "create", "--task", TASK, "--title", "T", "--deadline", "next friday"], "not an ISO 8601"),

@@ -174,3 +174,106 @@ def service(tmp_path: Path, quick_tasks: Path) -> Iterator[Service]:
     found.start()
     yield found
     found.kill()
+
+
+# -- PostgreSQL: a throwaway cluster for the tests marked `postgres` ----------------------------------------
+
+@dataclass
+class PostgresCluster:
+    """A PostgreSQL cluster of its own in a temporary folder, listening on loopback only (TCP on a free port,
+    its socket in that folder), trusting local connections; torn down with everything in it.
+
+    initdb and the server refuse to run as root: as root the cluster is run as the ``postgres`` user (which
+    Debian's package creates), else ``nobody``, with the folder handed to that user."""
+
+    bin_dir: Path
+    folder: Path
+    port: int = field(default_factory=free_port)
+    user: str = "postgres"
+    databases: int = 0
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
+
+    @property
+    def sockets(self) -> Path:
+        return self.folder / "sockets"
+
+    @staticmethod
+    def _account() -> Any:
+        """The user the cluster runs as when this is root (initdb and postgres refuse root); None otherwise."""
+        import pwd
+
+        if os.geteuid() != 0:
+            return None
+        for name in ("postgres", "nobody"):
+            try:
+                return pwd.getpwnam(name)
+            except KeyError:
+                continue
+        raise AssertionError("running as root, and neither a postgres nor a nobody user to run PostgreSQL as")
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess:
+        account = self._account()
+        options: dict[str, Any] = {} if account is None else {
+            "user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": str(self.folder)}
+        done = subprocess.run([str(self.bin_dir / args[0]), *args[1:]], env=env, capture_output=True, text=True,
+                              timeout=120, cwd=self.folder, **options)
+        assert done.returncode == 0, f"{' '.join(args)}: {done.stdout}{done.stderr}"
+        return done
+
+    def start(self) -> None:
+        self.sockets.mkdir(parents=True, exist_ok=True)
+        account = self._account()
+        if account is not None:
+            for path in (self.folder, self.sockets):
+                os.chown(path, account.pw_uid, account.pw_gid)
+        self._run("initdb", "-D", str(self.data), "--auth=trust", f"--username={self.user}", "--encoding=UTF8",
+                  "--locale=C", "--no-sync")
+        options = (f"-h 127.0.0.1 -p {self.port} -k {self.sockets} -c fsync=off -c synchronous_commit=off "
+                   "-c full_page_writes=off -c max_connections=200")
+        self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.folder / "postgres.log"),
+                  "-o", options)
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "stop", "-w", "-t", "60", "-m", "immediate", "-D", str(self.data))
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def database(self) -> str:
+        """A new, empty database; its ``postgresql://`` URL."""
+        import psycopg
+
+        self.databases += 1
+        name = f"grader_test_{self.databases}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres",
+                             autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the session (tests marked ``postgres``); each test takes a new
+    database of it with :meth:`PostgresCluster.database`."""
+    import shutil
+    import tempfile
+
+    from tests.helpers import postgres_bin_dir
+
+    bin_dir = postgres_bin_dir()
+    assert bin_dir is not None, "no PostgreSQL binaries: the postgres marker's guard should have skipped this"
+    # Not under pytest's tmp_path: its folders are the test user's only, and the cluster may run as another user.
+    cluster = PostgresCluster(bin_dir, Path(tempfile.mkdtemp(prefix="grader-tests-postgres-")))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            shutil.rmtree(cluster.folder, ignore_errors=True)
