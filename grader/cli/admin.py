@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from grader.cli.serve import DATA_OPTION, DB_OPTION, config_of
+from grader.service.config import DEFAULT_MAX_UPLOAD_BYTES
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
@@ -57,7 +58,8 @@ def assessment() -> None:
 @click.option("--deadline", help="ISO 8601 with a time zone; no submissions after it.")
 @click.option("--attempts", type=int, help="Submissions per candidate (the grader's own errors never count) "
                                            "[default: no limit].")
-@click.option("--max-upload-mb", type=float, default=100.0, show_default=True, help="The cap on one upload.")
+@click.option("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_BYTES / 2**20, show_default=True,
+              help="The cap on one upload (over it: 413, nothing stored).")
 @DATA_OPTION
 @DB_OPTION
 @JSON_OPTION

@@ -66,7 +66,6 @@ def config_of(data: Path | None, db: str | None, **more: object):  # type: ignor
               help="Gradings at once on this machine (without --queue).")
 @click.option("--sandbox", type=click.Choice(["docker", "local"]), default="docker", show_default=True,
               help="The sandbox backend of local gradings; `local` runs candidates' code without Docker's isolation.")
-@click.option("--public-url", help="The address candidates use (for invitation links), e.g. https://grader.example.com.")
 @click.option("--mlflow-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
               help="Where local gradings are logged [default: the user's store, <data dir>/mlflow.db].")
 @click.option("--no-mlflow", is_flag=True, help="Do not log local gradings to MLflow.")
@@ -77,7 +76,7 @@ def config_of(data: Path | None, db: str | None, **more: object):  # type: ignor
               help="Trust X-Forwarded-Proto/For from --forwarded-allow-ips (behind a reverse proxy).")
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True)
 def serve(host: str, port: int, data: Path | None, db: str | None, queue_url: str | None, workers: int, sandbox: str,
-          public_url: str | None, mlflow_uri: str | None, no_mlflow: bool, grading_timeout: float | None,
+          mlflow_uri: str | None, no_mlflow: bool, grading_timeout: float | None,
           proxy_headers: bool, forwarded_allow_ips: str) -> None:
     """Serve the grading service: pages for candidates and interviewers, and the JSON API (/docs).
 
@@ -103,9 +102,12 @@ def serve(host: str, port: int, data: Path | None, db: str | None, queue_url: st
             raise UsageError("with --queue, the workers grade: --workers and --sandbox are theirs",
                              "start `grader worker --queue URL --concurrency N` on the grading machines")
     stale = stale_after_s()
-    config = config_of(data, db, queue=queue_url, workers=workers, sandbox=sandbox, public_url=public_url,
+    config = config_of(data, db, queue=queue_url, workers=workers, sandbox=sandbox,
                        mlflow_uri=mlflow_uri, mlflow=not no_mlflow, grading_timeout_s=grading_timeout,
                        **({} if stale is None else {"stale_after_s": stale}))
+    from grader.service.store import open_store
+
+    open_store(config).engine.dispose()  # a wrong --db or an unreachable server is said here, not in uvicorn's log
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.access").addFilter(_Redact())
     click.echo(f"grader serve: http://{host}:{port}/ (API docs at /docs); data in {config.data}", err=True)

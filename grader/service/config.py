@@ -36,7 +36,6 @@ class ServiceConfig:
     """``data``: the folder of uploads, report folders and (by default) the SQLite database.
     ``db``: a SQLAlchemy URL (``sqlite:///...`` or ``postgresql://...``); None for ``<data>/grader.db``.
     ``queue``: a Redis URL: gradings go to ``grader worker`` there instead of local workers.
-    ``public_url``: how candidates reach the service (invitation links); None for the URL of the request.
     """
 
     data: Path
@@ -44,7 +43,6 @@ class ServiceConfig:
     queue: str | None = None
     workers: int = 1
     sandbox: str = "docker"
-    public_url: str | None = None
     mlflow_uri: str | None = None
     mlflow: bool = True
     stale_after_s: float = STALE_AFTER_S

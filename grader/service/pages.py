@@ -39,7 +39,7 @@ from grader.service.errors import NotFound, Unauthorized
 from grader.service.kit import kit_zip, task_text
 from grader.service.state import State
 from grader.service.tokens import same
-from grader.service.uploads import receive, store_upload
+from grader.service.uploads import receive, size_text, store_upload
 from grader.service.views import candidate_home, submission_view
 
 router = APIRouter(include_in_schema=False)
@@ -54,15 +54,8 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined)
     env.globals["points"] = points
     env.filters["when"] = when
-    env.filters["mib"] = mib
+    env.filters["mib"] = size_text
     return env
-
-
-def mib(size: int) -> str:
-    """A byte count as an upload's refusal says it: in MiB, or in KiB below one (a cap of 50 KiB is not 0 MiB)."""
-    if size < 2**20:
-        return f"{size / 2**10:.0f} KiB"
-    return f"{size / 2**20:.2f}".rstrip("0").rstrip(".") + " MiB"
 
 
 def when(at: datetime | str) -> str:

@@ -42,14 +42,17 @@ class Received:
     fields: dict[str, str]
 
 
-def _mib(n: int) -> str:
-    """``n`` bytes in MiB, or in KiB below one MiB (a cap of 50 KiB is not "0.0 MiB")."""
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
+def size_text(n: int) -> str:
+    """``n`` bytes as the pages and refusals say it: in MiB, or in KiB below one (a cap of 50 KiB is not
+    "0.0 MiB")."""
+    if n < 2**20:
+        return f"{n / 2**10:.0f} KiB"
+    return f"{n / 2**20:.2f}".rstrip("0").rstrip(".") + " MiB"
 
 
 def too_large(cap: int, size: int | None = None) -> TooLarge:
-    got = f" ({_mib(size)} or more)" if size is not None else ""
-    return TooLarge(f"the upload is over this assessment's cap of {_mib(cap)}{got}; nothing was stored",
+    got = f" ({size_text(size)} or more)" if size is not None else ""
+    return TooLarge(f"the upload is over this assessment's cap of {size_text(cap)}{got}; nothing was stored",
                     "leave data, trained models and virtual environments out: the grader trains in the sandbox")
 
 
