@@ -167,6 +167,20 @@ def test_an_upload_is_queued_then_runs_then_is_graded_and_its_reports_can_be_rea
     assert "predictions.csv" in seen_by_interviewer["report_files"]
 
 
+@pytest.mark.slow
+def test_every_grading_of_the_service_is_logged_to_mlflow(server, people, handed_in):
+    """The report names its MLflow run, and the run is in the real store the server logs to, tagged as the
+    service's, with the grading's score."""
+    from mlflow.tracking import MlflowClient
+
+    report = server.get(f"/api/submissions/{handed_in.mini['id']}/report.json", people.owner).json()
+    logged = report["environment"]["mlflow"]
+    assert logged and logged["run_id"], report.get("warnings")
+    run = MlflowClient(tracking_uri=os.environ["MLFLOW_TRACKING_URI"]).get_run(logged["run_id"])
+    assert run.data.tags["grader.batch"] == "service"
+    assert run.data.metrics["score"] == pytest.approx(report["score"])
+
+
 # -- 4. a candidate's crash ---------------------------------------------------------------------------------
 
 @pytest.mark.slow
