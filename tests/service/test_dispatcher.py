@@ -7,6 +7,7 @@ succeed: everything around it (store, threads, report folders) is the real thing
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -393,3 +394,20 @@ def test_the_stale_time_comes_from_the_environment(monkeypatch: pytest.MonkeyPat
     assert stale_after_s() is None and ServiceConfig(data=Path("x")).stale_after_s == STALE_AFTER_S == 30.0
     monkeypatch.setenv("GRADER_SERVICE_STALE_AFTER_S", "12.5")
     assert stale_after_s() == 12.5
+
+
+def test_a_server_of_this_machine_is_known_dead_by_its_pid() -> None:
+    """What lets a restarted server take a killed one's gradings back at once, without the stale time."""
+    import socket
+    import subprocess
+
+    from grader.service.runner import _dead_here
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = socket.gethostname()
+    assert _dead_here(f"{host}:{gone.pid}:abc")
+    assert not _dead_here(f"{host}:{os.getpid()}:abc")  # this very server
+    assert not _dead_here(f"{host}:1:abc")  # alive (init)
+    assert not _dead_here(f"another-{host}:{gone.pid}:abc")  # another machine's: only its heartbeat tells
+    assert not _dead_here("job svc-1-1") and not _dead_here(f"{host}:x:abc")

@@ -285,6 +285,7 @@ def test_candidate_sees_why_a_grading_failed(server, visitors, tmp_path):
     assert "Traceback" in tail and "RuntimeError: the model would not converge (page test)" in tail
     assert bob.page.is_visible("#failures pre")  # the tail is open, not folded away
     assert "report.html" in bob.text("#report")
+    bob.page.frame_locator("iframe.report").locator("text=NOT PASSED").first.wait_for(timeout=10_000)
     bob.shot("candidate-failure.png")
 
     bob.goto("/")
