@@ -72,6 +72,15 @@ def settled(report: Report, tries: int, max_tries: int) -> tuple[str, str]:
                      "nothing about your work and does not count against your attempts")
 
 
+def waiting_reason(job_id: str, workers: int) -> str:
+    """Why a queued job's submission waits: for a worker, or for one to be started at all."""
+    if workers:
+        return f"waiting in the queue for a grader worker (job {job_id}; {workers} worker(s) listening)"
+    return (f"waiting in the queue for a grader worker (job {job_id}); no worker is listening to the queue right "
+            "now, so nothing is graded until the operator starts `grader worker --queue URL`. Your submission is "
+            "kept and will be graded then")
+
+
 def _dead_here(owner: str) -> bool:
     """Whether ``owner`` (``host:pid:nonce``) was a server process of this machine that is gone."""
     host, _, rest = owner.partition(":")
@@ -351,7 +360,7 @@ class Dispatcher:
             payload = GradingJob(name=candidate.name, origin=row.filename, batch_id=BATCH_ID,
                                  task_id=assessment.task_id, key=key, archive=archive)
             self._enqueue(job_id, payload)
-            self.store.enqueued(row.id, job_id, f"waiting in the queue for a grader worker (job {job_id})")
+            self.store.enqueued(row.id, job_id, waiting_reason(job_id, self.queue_workers()))
 
     def _enqueue(self, job_id: str, payload: Any) -> None:
         from rq.exceptions import DuplicateJobError
@@ -382,9 +391,11 @@ class Dispatcher:
     def _follow_jobs(self) -> None:
         from grader.queue.client import _redis_errors
 
-        for row in self.store.queued_jobs():
+        rows = self.store.queued_jobs()
+        workers = self.queue_workers() if rows else 0
+        for row in rows:
             try:
-                self._follow(row)
+                self._follow(row, workers)
             except Exception as exc:
                 if isinstance(exc, _redis_errors()):
                     raise
@@ -398,8 +409,8 @@ class Dispatcher:
                                 f"not be read: {why}. This is the grader's failure and does not count against your "
                                 "attempts", outcome="error", score=0.0, passed=False)
 
-    def _follow(self, row: Submission) -> None:
-        """Bring one submission's row up to date with its queue job."""
+    def _follow(self, row: Submission, workers: int) -> None:
+        """Bring one submission's row up to date with its queue job; ``workers``: how many listen now."""
         from rq.job import JobStatus
 
         from grader.queue.client import failure_reason, fetch_job
@@ -412,7 +423,9 @@ class Dispatcher:
                                                     "its data?); queued again")
             return
         status = job.get_status(refresh=False)
-        if status == JobStatus.STARTED:
+        if status == JobStatus.QUEUED and row.status == "queued":
+            self.store.explain_waiting(row.id, row.job_id, waiting_reason(row.job_id, workers))
+        elif status == JobStatus.STARTED:
             worker = job.worker_name or "a worker"
             if row.status == "queued":
                 self.store.job_started(row.id, row.job_id, worker, deadline_s=self.deadline_s(row.assessment_id),

@@ -357,6 +357,12 @@ class Store:
                                 "error", reason, outcome="error", score=0.0, passed=False, finished_at=now(),
                                 phase=None, owner=None)
 
+    def explain_waiting(self, submission_id: str, job_id: str, reason: str) -> bool:
+        """Say anew why a queued job's submission still waits (when that changes: an event each time)."""
+        with self.session() as s:
+            return self._change(s, submission_id, (Submission.status == "queued", Submission.job_id == job_id,
+                                                   Submission.reason != reason), "queued", reason)
+
     def queued_jobs(self) -> list[Submission]:
         with self.session() as s:
             return list(s.scalars(select(Submission).where(Submission.status.in_(("queued", "running")),
