@@ -82,8 +82,9 @@ def serve(host: str, port: int, data: Path | None, db: str | None, queue_url: st
 
     Ctrl-C or SIGTERM stops it; a grading running then is queued again and graded from the start by the
     next start, never lost and never counted against the candidate. A server killed outright loses nothing
-    either: a server on the same database takes its gradings back once they have not been heard of for
-    GRADER_SERVICE_STALE_AFTER_S seconds (default 30, at least 10).
+    either: the next one started on the same machine takes its gradings back at once, and any server on the
+    same database does once they have not been heard of for GRADER_SERVICE_STALE_AFTER_S seconds (default 30,
+    at least 10).
     """
     import uvicorn
 
