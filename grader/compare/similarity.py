@@ -141,20 +141,21 @@ def read_sources(path: Path) -> dict[str, str]:
 
 
 def similarity(paths: Sequence[Path], boilerplate: Mapping[str, str], *, threshold: float = THRESHOLD,
-               k: int = NOISE_THRESHOLD) -> SimilarityReport:
-    """Compare every pair of submissions; one that cannot be read is listed with the reason, not raised."""
+               k: int = NOISE_THRESHOLD, names: Sequence[str] | None = None) -> SimilarityReport:
+    """Compare every pair of submissions; one that cannot be read is listed with the reason, not raised.
+    ``names``: what to call each submission (default: its path), e.g. the candidate of a stored upload."""
     sources: dict[str, dict[str, str]] = {}
     unreadable: list[Unreadable] = []
-    for path in paths:
+    for path, name in zip(paths, names or [str(p) for p in paths], strict=True):
         try:
             files = read_sources(path)
         except GraderError as exc:
-            unreadable.append(Unreadable(path=str(path), reason=exc.message))
+            unreadable.append(Unreadable(path=name, reason=exc.message))
             continue
         if not files:
-            unreadable.append(Unreadable(path=str(path), reason="no Python files to compare"))
+            unreadable.append(Unreadable(path=name, reason="no Python files to compare"))
             continue
-        sources[str(path)] = files
+        sources[name] = files
     return SimilarityReport(threshold=threshold, noise_threshold=k, boilerplate=sorted(boilerplate),
                             pairs=compare_sources(sources, boilerplate, threshold=threshold, k=k),
                             unreadable=unreadable)

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.compare.html import render as render_compare
+from grader.compare.similarity import similarity
 from grader.compare.table import Comparison, Row, cell_text, compare
 from grader.service.config import ServiceConfig
 from grader.service.db import Assessment, Candidate, Submission
 from grader.service.store import TERMINAL, Store
 from grader.service.views import read_report
+from grader.spec.similarity import SimilarityReport
 
 
 @dataclass
@@ -57,11 +59,26 @@ def comparison(store: Store, config: ServiceConfig, assessment: Assessment) -> C
     return compare(rows) if rows else None
 
 
+def code_similarity(store: Store, config: ServiceConfig, assessment: Assessment) -> SimilarityReport | None:
+    """The cohort's code compared pair by pair (as ``grader batch`` does): the shown attempts' uploads,
+    named by candidate; None below two."""
+    from grader.authoring.template import starter_sources
+
+    shown = [(label(m, s), config.upload_path(s)) for m in members(store, assessment)
+             if (s := m.shown) is not None and s.status in TERMINAL]
+    if len(shown) < 2:
+        return None
+    boilerplate = {f"template/{name}": code for name, code in starter_sources().items()}
+    return similarity([path for _, path in shown], boilerplate, names=[name for name, _ in shown])
+
+
 def compare_page(store: Store, config: ServiceConfig, assessment: Assessment) -> str | None:
-    """``grader compare``'s page of the cohort, its links relative to the service's submissions folder
-    (served under ``/assessments/{id}/compare/``)."""
+    """``grader compare``'s page of the cohort with its code similarity flags (``grader batch``'s cohort.html),
+    its links relative to the service's submissions folder (served under ``/assessments/{id}/compare/``)."""
     table = comparison(store, config, assessment)
-    return render_compare(table, page_dir=config.submissions_dir) if table is not None else None
+    if table is None:
+        return None
+    return render_compare(table, code_similarity(store, config, assessment), page_dir=config.submissions_dir)
 
 
 CSV_FIXED = ("candidate", "submission_id", "attempt", "status", "outcome", "score", "passed", "submitted_at",
