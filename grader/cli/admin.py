@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,64 @@ def assessment_create(task_id: str, title: str, deadline: str | None, attempts: 
                                   max_upload_bytes=int(max_upload_mb * 1024 * 1024), known_tasks=list(discover_tasks()))
     _print(as_json, {"id": row.id}, f"assessment {row.id}: {row.title} ({row.task_id})\n"
                                     f"invite candidates: grader admin invite {row.id} --candidate NAME")
+
+
+def _optional(value: str | None, parse: Callable[[str], Any]) -> Any:
+    """An option that may be left as it is (not given: False), cleared ('none': None) or set."""
+    if value is None:
+        return False
+    return None if value.strip().lower() == "none" else parse(value)
+
+
+def _attempts(value: str) -> int:
+    from grader.errors import UsageError
+
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"--attempts {value!r} is not a whole number", "give e.g. --attempts 3, or 'none'") from None
+
+
+@assessment.command("update")
+@click.argument("assessment_id")
+@click.option("--deadline", help="A new deadline (ISO 8601 with a time zone), or 'none' for no deadline.")
+@click.option("--attempts", help="A new attempt budget per candidate, or 'none' for no limit.")
+@click.option("--max-upload-mb", type=float, help="A new cap on one upload.")
+@DATA_OPTION
+@DB_OPTION
+@JSON_OPTION
+def assessment_update(assessment_id: str, deadline: str | None, attempts: str | None, max_upload_mb: float | None,
+                      data: Path | None, db: str | None, as_json: bool) -> None:
+    """Move the deadline, change the attempts or the upload cap (of every candidate of the assessment)."""
+    from grader.errors import UsageError
+
+    if deadline is None and attempts is None and max_upload_mb is None:
+        raise UsageError("nothing to change", "give --deadline, --attempts or --max-upload-mb")
+    when = _optional(deadline, _deadline)
+    budget = _optional(attempts, _attempts)
+    store, _ = _store(data, db)
+    row = store.update_assessment(assessment_id, deadline=when, attempts=budget,
+                                  max_upload_bytes=None if max_upload_mb is None else int(max_upload_mb * 2**20))
+    payload = {"id": row.id, "deadline": row.deadline.isoformat() if row.deadline else None,
+               "attempts": row.attempts, "max_upload_bytes": row.max_upload_bytes}
+    _print(as_json, payload, f"assessment {row.id}: deadline {payload['deadline'] or 'none'}, attempts "
+                             f"{row.attempts or 'no limit'}, upload cap {row.max_upload_bytes / 2**20:g} MiB")
+
+
+@admin.command("reissue")
+@click.argument("candidate_id")
+@click.option("--url", "base_url", envvar="GRADER_PUBLIC_URL", show_envvar=True, default="http://127.0.0.1:8000",
+              show_default=True, help="The service's address, for the invitation link.")
+@DATA_OPTION
+@DB_OPTION
+@JSON_OPTION
+def reissue(candidate_id: str, base_url: str, data: Path | None, db: str | None, as_json: bool) -> None:
+    """A new invitation for a candidate who lost theirs (ids in `grader admin list`); the old link stops working."""
+    store, _ = _store(data, db)
+    row, token = store.reissue(candidate_id)
+    url = f"{base_url.rstrip('/')}/invite/{token}"
+    _print(as_json, {"token": token, "url": url, "candidate_id": row.id},
+           f"new invitation for {row.name}; the old one no longer works (shown once, stored only hashed):\n{url}")
 
 
 @admin.command("invite")

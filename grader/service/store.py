@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select, update
@@ -79,7 +79,8 @@ class Store:
         if deadline is not None and deadline.tzinfo is None:
             raise UsageError("the deadline has no time zone", "give it as ISO 8601 with one, e.g. "
                                                               "2027-01-15T17:00:00+00:00")
-        row = Assessment(id=tokens.new_id(), task_id=task_id, title=title.strip(), deadline=deadline,
+        row = Assessment(id=tokens.new_id(), task_id=task_id, title=title.strip(),
+                         deadline=deadline.astimezone(UTC) if deadline is not None else None,
                          attempts=attempts, max_upload_bytes=max_upload_bytes, created_at=now())
         with self.session() as s:
             s.add(row)
@@ -95,6 +96,40 @@ class Store:
             row = Candidate(id=tokens.new_id(), assessment_id=assessment_id, name=name.strip(),
                             token_hash=tokens.hash_token(token), created_at=now())
             s.add(row)
+        return row, token
+
+    def update_assessment(self, assessment_id: str, *, deadline: datetime | None | bool = False,
+                          attempts: int | None | bool = False, max_upload_bytes: int | None = None) -> Assessment:
+        """Change what an assessment allows: a later (or no, None) deadline, more (or unlimited, None) attempts,
+        another upload cap. ``False``: leave that as it is. Submissions already made are not touched."""
+        if attempts is not False and attempts is not None and attempts < 1:
+            raise UsageError(f"--attempts must be at least 1, not {attempts}", "give 'none' for no limit")
+        if max_upload_bytes is not None and max_upload_bytes < 1024:
+            raise UsageError(f"an upload cap of {max_upload_bytes} bytes is too small for any submission",
+                             "give --max-upload-mb 1 or more")
+        if isinstance(deadline, datetime) and deadline.tzinfo is None:
+            raise UsageError("the deadline has no time zone", "give it as ISO 8601 with one, e.g. "
+                                                              "2027-01-15T17:00:00+00:00")
+        with self.session() as s:
+            row = s.get(Assessment, assessment_id)
+            if row is None:
+                raise UnknownNameError("assessment", assessment_id, s.scalars(select(Assessment.id)).all())
+            if deadline is not False:
+                row.deadline = deadline.astimezone(UTC) if isinstance(deadline, datetime) else None
+            if attempts is not False:
+                row.attempts = attempts  # type: ignore[assignment]
+            if max_upload_bytes is not None:
+                row.max_upload_bytes = max_upload_bytes
+        return row
+
+    def reissue(self, candidate_id: str) -> tuple[Candidate, str]:
+        """A new token for a candidate who lost their link; the old one stops working."""
+        token = tokens.new_token(tokens.CANDIDATE_PREFIX)
+        with self.session() as s:
+            row = s.get(Candidate, candidate_id)
+            if row is None:
+                raise UnknownNameError("candidate", candidate_id, s.scalars(select(Candidate.id)).all())
+            row.token_hash = tokens.hash_token(token)
         return row, token
 
     def create_interviewer(self, name: str) -> tuple[Interviewer, str]:
@@ -160,7 +195,8 @@ class Store:
         moment = at or now()
         if assessment.deadline is not None and moment > assessment.deadline:
             raise Forbidden(f"the deadline of {assessment.title!r} passed at {assessment.deadline.isoformat()}; "
-                            "no more submissions are taken", "ask your interviewer if you need more time")
+                            "no more submissions are taken", "ask your interviewer if you need more time (they can "
+                            "move the deadline)")
         if assessment.attempts is not None:
             used = self.attempts_used(candidate.id)
             if used >= assessment.attempts:

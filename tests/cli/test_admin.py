@@ -72,3 +72,47 @@ def test_mistakes_are_usage_errors_that_write_nothing(tmp_path, args, says):
     assert says in " ".join(output.split()), output
     listed = admin_json(data, "list")
     assert listed["assessments"] == [] and listed["interviewers"] == []
+
+
+def test_an_assessment_can_be_extended_and_a_lost_link_reissued(tmp_path):
+    from grader.service.config import ServiceConfig
+    from grader.service.store import open_store
+
+    data = tmp_path / "service"
+    made = admin_json(data, "assessment", "create", "--task", TASK, "--title", "Winter", "--deadline",
+                      "2020-01-15T17:00:00Z", "--attempts", "1")
+    invited = admin_json(data, "invite", made["id"], "--candidate", "Ada")
+
+    moved = admin_json(data, "assessment", "update", made["id"], "--deadline", "2031-02-01T09:00:00+01:00",
+                       "--attempts", "3")
+    assert moved["deadline"].startswith("2031-02-01T08:00:00") and moved["attempts"] == 3
+    cleared = admin_json(data, "assessment", "update", made["id"], "--deadline", "none", "--attempts", "none",
+                         "--max-upload-mb", "5")
+    assert (cleared["deadline"], cleared["attempts"], cleared["max_upload_bytes"]) == (None, None, 5 * 2**20)
+    store = open_store(ServiceConfig(data=data))
+    ada = store.principal(invited["token"])
+    assert ada is not None and store.check_open(ada).id == made["id"]  # the past deadline no longer closes it
+
+    again = admin_json(data, "reissue", invited["candidate_id"], "--url", "https://grader.example.com")
+    assert again["url"] == f"https://grader.example.com/invite/{again['token']}"
+    assert store.principal(invited["token"]) is None  # the lost link no longer works
+    renewed = store.principal(again["token"])
+    assert renewed is not None and renewed.id == invited["candidate_id"]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["assessment", "update", "ID"], "nothing to change"),
+    (["assessment", "update", "nosuch", "--attempts", "2"], "unknown assessment 'nosuch'"),
+    (["assessment", "update", "ID", "--attempts", "many"], "not a whole number"),
+    (["assessment", "update", "ID", "--attempts", "0"], "at least 1"),
+    (["assessment", "update", "ID", "--deadline", "soon"], "not an ISO 8601"),
+    (["reissue", "nosuch"], "unknown candidate 'nosuch'"),
+], ids=lambda v: v if isinstance(v, str) else " ".join(v[:3]))
+def test_update_and_reissue_mistakes_are_usage_errors_that_change_nothing(tmp_path, args, says):
+    data = tmp_path / "service"
+    made = admin_json(data, "assessment", "create", "--task", TASK, "--title", "T", "--attempts", "1")
+    code, output = admin(data, *[made["id"] if a == "ID" else a for a in args])
+    assert code == 2, output
+    assert says in " ".join(output.split()), output
+    (kept,) = admin_json(data, "list")["assessments"]
+    assert (kept["attempts"], kept["deadline"]) == (1, None)
