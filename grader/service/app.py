@@ -45,7 +45,9 @@ def create_app(config: ServiceConfig, *, start: Callable[[State], None] | None =
         finally:
             state.stop()
 
-    app = FastAPI(title="grader", version=__version__, lifespan=lifespan,
+    # FastAPI's own /docs and /redoc load their scripts from a CDN, which an offline deployment cannot reach:
+    # /docs is the service's own page, made from the same schema (pages.api_docs).
+    app = FastAPI(title="grader", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Hand in machine-learning take-home submissions, follow their grading and read the "
                               "reports. Authenticate with `Authorization: Bearer <token>` (from `grader admin "
                               "invite` or `grader admin interviewer create`).")
@@ -78,6 +80,17 @@ def create_app(config: ServiceConfig, *, start: Callable[[State], None] | None =
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": error.message, "hint": error.hint}, status_code=422)
         return pages.error_page(request, error, 422)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        """A bug or a failing disk: the same shape of answer as every refusal, the details in the server log."""
+        log.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+        error = GraderError(f"the server failed on this request ({type(exc).__name__}); if it was an upload, "
+                            "nothing was kept", "try again; if it keeps failing, tell the operator (the server log "
+                            "has the details)")
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": error.message, "hint": error.hint}, status_code=500)
+        return pages.error_page(request, error, 500)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable) -> Response:  # type: ignore[type-arg]

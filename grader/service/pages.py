@@ -288,6 +288,19 @@ def compare_link(assessment_id: str, submission_id: str, name: str, request: Req
     return _sandboxed(file_response(state, session, row, name))
 
 
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> HTMLResponse:
+    """The API's reference, from its OpenAPI schema (``/openapi.json``), on one page that needs no network."""
+    schema = request.app.openapi()
+    endpoints = [{"method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                  "description": op.get("description", ""),
+                  "parameters": [p["name"] for p in op.get("parameters", [])],
+                  "body": bool(op.get("requestBody")),
+                  "responses": {code: r.get("description", "") for code, r in op.get("responses", {}).items()}}
+                 for path, methods in schema["paths"].items() for method, op in methods.items()]
+    return render(request, "docs.html.j2", info=schema["info"], endpoints=endpoints)
+
+
 @router.get("/static/{name}")
 def static(name: str) -> FileResponse:
     media = {"service.css": "text/css", "service.js": "text/javascript"}

@@ -290,7 +290,11 @@ class Dispatcher:
         incoming = Path(tempfile.mkdtemp(prefix=".report.incoming-", dir=folder.parent))
         try:
             try:
-                report = grader.grade(self.config.upload_path(row), task_id=assessment.task_id, out_dir=incoming,
+                upload = self.config.upload_path(row)
+                if not upload.is_file():  # the service lost it: never the candidate's fault, so not `invalid`
+                    raise GraderError(f"the stored upload {upload} is missing", "restore it from a backup of the "
+                                      "service's --data folder; the candidate may hand in again meanwhile")
+                report = grader.grade(upload, task_id=assessment.task_id, out_dir=incoming,
                                       candidate=candidate.name, origin=row.filename)
             except Exception as exc:  # noqa: BLE001 - a grader bug is this submission's error, never the server's
                 report = error_report(incoming, row.filename, candidate.name, assessment.task_id,

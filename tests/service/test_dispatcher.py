@@ -411,3 +411,17 @@ def test_a_server_of_this_machine_is_known_dead_by_its_pid() -> None:
     assert not _dead_here(f"{host}:1:abc")  # alive (init)
     assert not _dead_here(f"another-{host}:{gone.pid}:abc")  # another machine's: only its heartbeat tells
     assert not _dead_here("job svc-1-1") and not _dead_here(f"{host}:x:abc")
+
+
+def test_an_upload_the_service_lost_is_its_error_not_the_candidates(setup: Setup) -> None:
+    """A stored upload gone from the disk (a restore gone wrong): an `error` after every try, never an
+    `invalid` submission charged to the candidate, and the grader never sees it."""
+    row = setup.submit()
+    setup.config.upload_path(row).unlink()
+    script = Script([])
+    setup.start(script)
+    done = setup.wait(row.id)
+    assert (done.status, done.tries) == ("error", 3), done.reason
+    assert "the stored upload" in done.reason and "is missing" in done.reason
+    assert "does not count against your attempts" in done.reason
+    assert script.calls == [] and setup.attempts_used() == 0
