@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -81,3 +83,39 @@ def nothing_left(docker_box):
     """After the test, the shared docker sandbox has removed everything its runs created."""
     yield
     assert docker_leftovers(docker_box.session) == []
+
+
+# -- a real browser ------------------------------------------------------------------------------
+
+#: How the browser tests start Debian's chromium: headless as root, and quiet on a machine with no network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """A headless chromium, or a skip (a failure when CI=true) saying why there is none."""
+    executable = os.environ.get("GRADER_CHROMIUM", "/usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+
+        manager = sync_playwright()
+        playwright = manager.start()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no browser here"
+        reason = f"playwright is not usable ({type(exc).__name__}: {exc})"
+        playwright = None
+    else:
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            reason = ""
+        except Exception as exc:  # noqa: BLE001
+            reason = f"chromium at {executable} does not start ({type(exc).__name__}: {str(exc)[:300]})"
+            playwright.stop()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true, so browser tests must run, not be skipped", pytrace=False)
+        pytest.skip(reason)
+    yield browser
+    browser.close()
+    assert playwright is not None
+    playwright.stop()

@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, get_args
@@ -32,8 +31,6 @@ from tests.report import load_fixture
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "out" / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 #: Elements that would fetch something or run code: none may appear.
 FORBIDDEN_TAGS = {"script", "link", "img", "iframe", "object", "embed", "base", "audio", "video", "source", "form",
                   "input", "meta-refresh"}
@@ -280,35 +277,6 @@ def test_plots_are_skipped_without_data():
 
 
 # -- a real browser ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """A headless chromium, or a skip (a failure when CI=true) saying why there is none."""
-    executable = os.environ.get("GRADER_CHROMIUM", "/usr/bin/chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-
-        manager = sync_playwright()
-        playwright = manager.start()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no browser here"
-        reason = f"playwright is not usable ({type(exc).__name__}: {exc})"
-        playwright = None
-    else:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            reason = ""
-        except Exception as exc:  # noqa: BLE001
-            reason = f"chromium at {executable} does not start ({type(exc).__name__}: {str(exc)[:300]})"
-            playwright.stop()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true, so browser tests must run, not be skipped", pytrace=False)
-        pytest.skip(reason)
-    yield browser
-    browser.close()
-    assert playwright is not None
-    playwright.stop()
 
 
 class Opened:

@@ -33,8 +33,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.docker]
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "out" / "test-artifacts" / "service"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 DEADLINE = "2099-01-01T12:00:00+00:00"
 #: A title with markup in it: the pages must show it as text.
 TITLE = "Credit take-home <b>2026</b>"
@@ -47,36 +45,7 @@ GRADED_WITHIN_MS = GRADED_WITHIN_S * 1000
 SUBMISSION_URL = re.compile(r"/submissions/([\w-]+)$")
 
 
-# -- the browser ---------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """A headless chromium, or a skip (a failure when CI=true) saying why there is none."""
-    executable = os.environ.get("GRADER_CHROMIUM", "/usr/bin/chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-
-        manager = sync_playwright()
-        playwright = manager.start()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no browser here"
-        reason = f"playwright is not usable ({type(exc).__name__}: {exc})"
-        playwright = None
-    else:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            reason = ""
-        except Exception as exc:  # noqa: BLE001
-            reason = f"chromium at {executable} does not start ({type(exc).__name__}: {str(exc)[:300]})"
-            playwright.stop()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true, so browser tests must run, not be skipped", pytrace=False)
-        pytest.skip(reason)
-    yield browser
-    browser.close()
-    assert playwright is not None
-    playwright.stop()
-
+# -- the server (the browser is tests/conftest.py's `chromium`) ------------------------------------------
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, quick_tasks: Path) -> Iterator[Service]:
