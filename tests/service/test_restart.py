@@ -64,6 +64,18 @@ def admin_status(service: Service, submission_id: str) -> str:
                 if s["id"] == submission_id)
 
 
+def training(server: Service, tmp_path: Path) -> tuple[str, str]:
+    """Start the server, have a candidate of a one-attempt assessment hand in a slow training, and wait until
+    it trains: the candidate's token and the submission's id."""
+    server.start()
+    token = server.invite(server.assessment(attempts="1"), "Ada")
+    accepted = server.upload(token, slow_zip(tmp_path / "slow", 6))
+    assert accepted.status_code == 202, accepted.text
+    submission_id = accepted.json()["id"]
+    wait_for_phase(server, submission_id, token, "training")
+    return token, submission_id
+
+
 def graded_once(service: Service, body: dict[str, Any], token: str) -> list[tuple[str, str]]:
     """The grading ended once, graded, as the candidate's first attempt with its report: its history."""
     events = [(e["status"], e["message"]) for e in body["events"]]
@@ -81,12 +93,7 @@ def graded_once(service: Service, body: dict[str, Any], token: str) -> list[tupl
 
 def test_a_server_killed_mid_grading_grades_it_again_once_after_a_restart(
         server: Service, tmp_path: Path) -> None:
-    server.start()
-    token = server.invite(server.assessment(attempts="1"), "Ada")
-    accepted = server.upload(token, slow_zip(tmp_path / "slow", 6))
-    assert accepted.status_code == 202, accepted.text
-    submission_id = accepted.json()["id"]
-    wait_for_phase(server, submission_id, token, "training")
+    token, submission_id = training(server, tmp_path)
 
     server.kill()
     assert admin_status(server, submission_id) == "running"  # nobody has settled it: its server is just gone
@@ -113,11 +120,7 @@ def test_a_server_killed_on_another_machine_has_its_gradings_taken_back_after_th
     its heartbeat to go stale, then any server queues them again."""
     import sqlite3
 
-    server.start()
-    token = server.invite(server.assessment(attempts="1"), "Ada")
-    accepted = server.upload(token, slow_zip(tmp_path / "slow", 6))
-    submission_id = accepted.json()["id"]
-    wait_for_phase(server, submission_id, token, "training")
+    token, submission_id = training(server, tmp_path)
     server.kill()
     with sqlite3.connect(server.data / "grader.db") as db:  # as if a server elsewhere had been grading it
         db.execute("update submissions set owner = 'elsewhere:1:abc' where id = ?", (submission_id,))
@@ -135,12 +138,7 @@ def test_a_server_killed_on_another_machine_has_its_gradings_taken_back_after_th
 
 def test_a_server_stopped_cleanly_mid_grading_hands_it_back_and_grades_it_once_after_a_restart(
         server: Service, tmp_path: Path) -> None:
-    server.start()
-    token = server.invite(server.assessment(attempts="1"), "Ada")
-    accepted = server.upload(token, slow_zip(tmp_path / "slow", 6))
-    assert accepted.status_code == 202, accepted.text
-    submission_id = accepted.json()["id"]
-    wait_for_phase(server, submission_id, token, "training")
+    token, submission_id = training(server, tmp_path)
 
     stopping = time.monotonic()
     server.stop()
