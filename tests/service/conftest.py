@@ -167,12 +167,13 @@ def mini_zip(tmp_path: Path) -> bytes:
     return zipped(make_submission(tmp_path / "mini"))
 
 
-@pytest.fixture()
-def service(tmp_path: Path, quick_tasks: Path) -> Iterator[Service]:
-    """A started ``grader serve`` on local workers (Docker sandbox) with its own data folder."""
-    found = Service(data=tmp_path / "service", tasks=quick_tasks)
+@pytest.fixture(scope="module")
+def module_service(tmp_path_factory: pytest.TempPathFactory, quick_tasks: Path) -> Iterator[Service]:
+    """One started ``grader serve`` for a whole test module (its tests make their own people on it)."""
+    found = Service(data=tmp_path_factory.mktemp("module") / "service", tasks=quick_tasks)
     found.start()
     yield found
+    found.stop()  # SIGTERM: a grading still running closes its sandbox
     found.kill()
 
 

@@ -56,12 +56,8 @@ CANDIDATE_FILES = ["report.json", "report.md", "report.html", "junit.xml"]
 # -- the module's server, its people and its two gradings ------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, quick_tasks: Path) -> Iterator[Service]:
-    found = Service(data=tmp_path_factory.mktemp("api") / "service", tasks=quick_tasks)
-    found.start()
-    yield found
-    found.stop()  # SIGTERM: a grading still running closes its sandbox
-    found.kill()
+def server(module_service: Service) -> Service:
+    return module_service
 
 
 @dataclass(frozen=True)

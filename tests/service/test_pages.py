@@ -48,13 +48,9 @@ SUBMISSION_URL = re.compile(r"/submissions/([\w-]+)$")
 # -- the server (the browser is tests/conftest.py's `chromium`) ------------------------------------------
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, quick_tasks: Path) -> Iterator[Service]:
-    """One ``grader serve`` for the module; each test makes its own assessment and people on it."""
-    found = Service(data=tmp_path_factory.mktemp("pages") / "service", tasks=quick_tasks)
-    found.start()
-    yield found
-    found.stop()  # SIGTERM: a grading still running closes its sandbox
-    found.kill()
+def server(module_service: Service) -> Service:
+    """The module's ``grader serve``; each test makes its own assessment and people on it."""
+    return module_service
 
 
 class Visitor:
