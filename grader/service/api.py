@@ -33,9 +33,11 @@ from grader.service.views import (
 router = APIRouter(prefix="/api", tags=["api"])
 
 #: Answers every endpoint may give, for the OpenAPI schema.
-ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "No token, or one this server does not know"},
-          403: {"description": "Not allowed for this token"},
-          404: {"description": "Not found (or not yours)"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No token, or one this server does not know"},
+    403: {"description": "Not allowed for this token"},
+    404: {"description": "Not found (or not yours)"},
+}
 
 
 class Accepted(BaseModel):
