@@ -196,6 +196,6 @@ def listing(data: Path | None, db: str | None, as_json: bool) -> None:
                      f"attempts {a['attempts'] or 'no limit'})")
         for c in a["candidates"]:
             done = ", ".join(f"#{s['attempt']} {s['status']}" for s in c["submissions"]) or "nothing handed in"
-            lines.append(f"    {c['name']}: {done}")
+            lines.append(f"    {c['name']} ({c['id']}): {done}")
     lines.append("interviewers: " + (", ".join(p["name"] for p in people) or "none"))
     _print(as_json, payload, "\n".join(lines))
