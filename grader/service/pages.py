@@ -40,7 +40,7 @@ from grader.service.kit import kit_zip, task_text
 from grader.service.state import State
 from grader.service.tokens import same
 from grader.service.uploads import receive, size_text, store_upload
-from grader.service.views import candidate_home, submission_view
+from grader.service.views import assessment_view, candidate_home, submission_view
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parents[1] / "templates" / "service"
@@ -145,8 +145,6 @@ def home(request: Request) -> Response:
     if session is None:
         return login_page(request)
     if session.principal.kind == "interviewer":
-        from grader.service.views import assessment_view
-
         return render(request, "interviewer.html.j2", session=session, queue=state.queue_view(),
                       assessments=[assessment_view(state.store, a) for a in state.store.assessments()])
     return candidate_page(request, state, session)
