@@ -72,18 +72,36 @@ class Submitted:
     reused: bool = False
 
 
-def _queue(redis: Redis) -> Queue:
+def grading_queue(redis: Redis) -> Queue:
+    """The queue every grading job goes through (JSON-serialised: reading a job runs no code)."""
     from rq import Queue
     from rq.serializers import JSONSerializer
 
     return Queue(QUEUE_NAME, connection=redis, serializer=JSONSerializer)
 
 
-def _redis_errors() -> tuple[type[Exception], ...]:
+def redis_errors() -> tuple[type[Exception], ...]:
+    """What a Redis that is away raises: worth waiting out, unlike any other error."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     return RedisConnectionError, RedisTimeoutError
+
+
+def enqueue_job(queue: Queue, payload: GradingJob, job_id: str) -> bool:
+    """Enqueue ``payload`` as the grading job ``job_id`` (retried on the infrastructure's failures, its result
+    kept for collecting); False when a job of that id is already there (the same grading)."""
+    from rq.exceptions import DuplicateJobError
+    from rq.job import Retry
+
+    try:
+        queue.enqueue(FUNCTION, encode(payload), job_id=job_id, unique=True, retry=Retry(max=RETRIES),
+                      job_timeout=JOB_TIMEOUT_S, result_ttl=RESULT_TTL_S, failure_ttl=RESULT_TTL_S,
+                      description=f"grade {payload.name}",
+                      meta={META_NAME: payload.name, META_RETRIES: RETRIES, META_KEY: payload.key.model_dump()})
+    except DuplicateJobError:
+        return False
+    return True
 
 
 def fetch_job(redis: Redis, job_id: str) -> Job | None:
@@ -139,7 +157,7 @@ class QueueBatch:
     def enqueue(self, entries: Sequence[Entry]) -> list[Submitted]:
         """Every entry enqueued, or its job found already there (queued, running or finished), or its
         result settled here (kept from --out, or refused before it could travel)."""
-        queue = _queue(self.redis)
+        queue = grading_queue(self.redis)
         return [self._enqueue(queue, entry) for entry in entries]
 
     def _enqueue(self, queue: Queue, entry: Entry) -> Submitted:
@@ -178,8 +196,7 @@ class QueueBatch:
         already in --out (a re-run after an infrastructure failure grades it again, as a local batch does)
         or --force.
         """
-        from rq.exceptions import DuplicateJobError
-        from rq.job import JobStatus, Retry
+        from rq.job import JobStatus
 
         job_id = payload.key.job_id
         existing = fetch_job(self.redis, job_id)
@@ -195,15 +212,8 @@ class QueueBatch:
                 return True
         if existing is not None:
             existing.delete()  # its error collected already, or --force: graded afresh
-        try:
-            queue.enqueue(FUNCTION, encode(payload), job_id=job_id, unique=True, retry=Retry(max=RETRIES),
-                          job_timeout=JOB_TIMEOUT_S, result_ttl=RESULT_TTL_S, failure_ttl=RESULT_TTL_S,
-                          description=f"grade {payload.name}",
-                          meta={META_NAME: payload.name, META_RETRIES: RETRIES,
-                                META_KEY: payload.key.model_dump()})
-        except DuplicateJobError:  # another batch enqueued it between the look and now: the same grading
-            return True
-        return False
+        # Not enqueued: another batch enqueued it between the look and now, the same grading.
+        return not enqueue_job(queue, payload, job_id)
 
     # -- collecting ---------------------------------------------------------------------------------
 
@@ -225,7 +235,7 @@ class QueueBatch:
             else:
                 assert item.job_id is not None
                 waiting.setdefault(item.job_id, []).append(item)
-        queue = _queue(self.redis)
+        queue = grading_queue(self.redis)
         away_since: float | None = None
         lonely_since, told_lonely = time.monotonic(), False
         while waiting:
@@ -260,7 +270,7 @@ class QueueBatch:
                 if away_since is not None:
                     self.notice("Redis answers again: collecting")
                     away_since = None
-            except _redis_errors() as exc:
+            except redis_errors() as exc:
                 now = time.monotonic()
                 if away_since is None:
                     away_since = now
@@ -348,7 +358,7 @@ def status(redis: Redis, url: str, *, max_failures: int = 50) -> QueueStatus:
     """The queue's workers, counts, and its failed jobs (newest ``max_failures``) with their reasons."""
     from rq import Worker
 
-    queue = _queue(redis)
+    queue = grading_queue(redis)
     workers = []
     for worker in sorted(Worker.all(queue=queue), key=lambda w: w.name):
         job_id = worker.get_current_job_id()

@@ -186,12 +186,12 @@ class Dispatcher:
         """``grader worker`` processes listening on the queue (``--queue``)."""
         from rq import Worker
 
-        from grader.queue.client import _queue
+        from grader.queue.client import grading_queue
 
         if self._redis is None:
             return 0
         try:
-            return Worker.count(queue=_queue(self._redis))
+            return Worker.count(queue=grading_queue(self._redis))
         except Exception:  # noqa: BLE001 - Redis away: no worker can be counted
             return 0
 
@@ -332,14 +332,15 @@ class Dispatcher:
             except GraderError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis away: the jobs go on, the next round catches up
-                from grader.queue.client import _redis_errors
+                from grader.queue.client import redis_errors
 
-                if not isinstance(exc, _redis_errors()):
+                if not isinstance(exc, redis_errors()):
                     raise
                 log.warning("the queue's Redis does not answer (%s); retrying", exc)
                 self._stop.wait(2.0)
 
     def _enqueue_waiting(self) -> None:
+        from grader.queue.client import enqueue_job, grading_queue
         from grader.queue.jobs import MAX_SUBMISSION_BYTES, GradingJob, key_of, pack
         from grader.submission.intake import stage
 
@@ -363,37 +364,12 @@ class Dispatcher:
             job_id = f"svc-{row.id}-{row.tries + 1}"
             payload = GradingJob(name=candidate.name, origin=row.filename, batch_id=BATCH_ID,
                                  task_id=assessment.task_id, key=key, archive=archive)
-            self._enqueue(job_id, payload)
+            assert self._redis is not None
+            enqueue_job(grading_queue(self._redis), payload, job_id)  # already there: enqueued before a restart
             self.store.enqueued(row.id, job_id, waiting_reason(job_id, self.queue_workers()))
 
-    def _enqueue(self, job_id: str, payload: Any) -> None:
-        from rq.exceptions import DuplicateJobError
-        from rq.job import Retry
-
-        from grader.queue.client import _queue
-        from grader.queue.jobs import (
-            FUNCTION,
-            JOB_TIMEOUT_S,
-            META_KEY,
-            META_NAME,
-            META_RETRIES,
-            RESULT_TTL_S,
-            RETRIES,
-            encode,
-        )
-
-        assert self._redis is not None
-        try:
-            _queue(self._redis).enqueue(
-                FUNCTION, encode(payload), job_id=job_id, unique=True, retry=Retry(max=RETRIES),
-                job_timeout=JOB_TIMEOUT_S, result_ttl=RESULT_TTL_S, failure_ttl=RESULT_TTL_S,
-                description=f"grade {payload.name}",
-                meta={META_NAME: payload.name, META_RETRIES: RETRIES, META_KEY: payload.key.model_dump()})
-        except DuplicateJobError:  # enqueued by this server before a restart: the same grading
-            pass
-
     def _follow_jobs(self) -> None:
-        from grader.queue.client import _redis_errors
+        from grader.queue.client import redis_errors
 
         rows = self.store.queued_jobs()
         workers = self.queue_workers() if rows else 0
@@ -401,7 +377,7 @@ class Dispatcher:
             try:
                 self._follow(row, workers)
             except Exception as exc:
-                if isinstance(exc, _redis_errors()):
+                if isinstance(exc, redis_errors()):
                     raise
                 log.exception("submission %s: its queue job's answer could not be read", row.id)
                 self._unreadable(row, exc.message if isinstance(exc, GraderError) else f"{type(exc).__name__}: {exc}")
