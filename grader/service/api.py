@@ -18,6 +18,7 @@ from grader.service.auth import CSRF_FIELD, CSRF_HEADER, Session, check_csrf, re
 from grader.service.db import Submission
 from grader.service.errors import NotFound
 from grader.service.state import State
+from grader.service.store import TERMINAL
 from grader.service.uploads import receive, store_upload
 from grader.service.views import (
     AssessmentView,
@@ -135,7 +136,7 @@ def file_response(state: State, session: Session, row: Submission, name: str) ->
     path = state.config.report_dir(row.id) / name
     if name not in allowed:
         raise NotFound(f"no report file {name!r}", f"the files are {', '.join(allowed)}")
-    if row.status not in ("graded", "invalid", "error") or not path.is_file():
+    if row.status not in TERMINAL or not path.is_file():
         raise NotFound(f"submission {row.id} has no {name} (it is {row.status})",
                        "follow GET /api/submissions/{id} until its status is graded, invalid or error")
     media = {"json": "application/json", "html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",

@@ -11,10 +11,10 @@ from pathlib import Path
 from grader.compare.html import render as render_compare
 from grader.compare.similarity import similarity
 from grader.compare.table import Comparison, Row, cell_text, compare
+from grader.grading.batch import read_existing
 from grader.service.config import ServiceConfig
 from grader.service.db import Assessment, Candidate, Submission
 from grader.service.store import TERMINAL, Store
-from grader.service.views import read_report
 from grader.spec.similarity import SimilarityReport
 
 
@@ -53,7 +53,7 @@ def comparison(store: Store, config: ServiceConfig, assessment: Assessment) -> C
         if shown is None or shown.status not in TERMINAL:
             continue
         folder = config.report_dir(shown.id)
-        report = read_report(folder)
+        report = read_existing(folder)
         if report is not None:
             rows.append(Row.from_report(report, str(folder), candidate=label(member, shown)))
     return compare(rows) if rows else None

@@ -38,6 +38,7 @@ from grader.service.auth import (
 from grader.service.errors import NotFound, Unauthorized
 from grader.service.kit import kit_zip, task_text
 from grader.service.state import State
+from grader.service.store import TERMINAL
 from grader.service.tokens import same
 from grader.service.uploads import receive, size_text, store_upload
 from grader.service.views import assessment_view, candidate_home, submission_view
@@ -258,7 +259,7 @@ def cohort_page(assessment_id: str, request: Request) -> HTMLResponse:
     require_kind(session, "interviewer")
     assessment = state.store.assessment(assessment_id)
     members = cohort.members(state.store, assessment)
-    has_compare = any(m.shown is not None and m.shown.status in ("graded", "invalid", "error") for m in members)
+    has_compare = any(m.shown is not None and m.shown.status in TERMINAL for m in members)
     return render(request, "cohort.html.j2", session=session, assessment=assessment, members=members,
                   has_compare=has_compare)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.report.write import read_report
 from grader.rubric import review as reviews
 from grader.service.config import ServiceConfig
 from grader.service.db import Submission
@@ -44,8 +43,7 @@ class State:
         if row.status != "graded":
             raise ServiceError(f"submission {row.id} is {row.status}: only a graded submission has points to review",
                                "review the candidate's graded attempt")
-        reviews.add(self.config.report_dir(row.id), criterion, points, note, reviewer=reviewer)
-        report = read_report(self.config.report_dir(row.id))
+        report = reviews.add(self.config.report_dir(row.id), criterion, points, note, reviewer=reviewer)
         _, reason = settled(report, row.tries, self.config.max_tries)
         self.store.reviewed(row.id, report.score, report.passed, report.verdict.outcome,
                             f"{reason} (after {reviewer}'s review)", reviewer, criterion)

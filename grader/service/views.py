@@ -4,18 +4,17 @@ same thing can never disagree. Who may see what is decided here too (:func:`repo
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
+from grader.grading.batch import read_existing
 from grader.report.format import why_not_passed
 from grader.report.write import PREDICTIONS_FILE, RENDERERS, REPORT_FILE
 from grader.rubric.review import REVIEWS_FILE
 from grader.service.config import ServiceConfig
 from grader.service.db import Assessment, Submission, now
-from grader.service.store import Principal, Store
-from grader.spec.report import Report
+from grader.service.store import TERMINAL, Principal, Status, Store
 
 #: The report files a candidate may read (their own): everything but the predictions on the hidden rows.
 CANDIDATE_FILES = (REPORT_FILE, *RENDERERS)
@@ -40,7 +39,7 @@ class SubmissionView(BaseModel):
     id: str
     assessment_id: str
     candidate: str
-    status: Literal["queued", "running", "graded", "invalid", "error"]
+    status: Status
     phase: str | None = Field(description="What the grading does now (running only).")
     reason: str = Field(description="Why the submission is where it is, in words.")
     attempt: int = Field(description="The candidate's attempt number in this assessment.")
@@ -65,7 +64,7 @@ class SubmissionView(BaseModel):
 
     @property
     def done(self) -> bool:
-        return self.status in ("graded", "invalid", "error")
+        return self.status in TERMINAL
 
 
 class AssessmentView(BaseModel):
@@ -101,13 +100,6 @@ def report_files(principal: Principal) -> tuple[str, ...]:
     return INTERVIEWER_FILES if principal.kind == "interviewer" else CANDIDATE_FILES
 
 
-def read_report(folder: Path) -> Report | None:
-    try:
-        return Report.model_validate_json((folder / REPORT_FILE).read_bytes())
-    except (OSError, ValidationError):
-        return None
-
-
 def assessment_view(store: Store, row: Assessment) -> AssessmentView:
     return AssessmentView(id=row.id, task_id=row.task_id, title=row.title, deadline=row.deadline,
                           attempts=row.attempts, max_upload_bytes=row.max_upload_bytes,
@@ -125,13 +117,13 @@ def submission_view(store: Store, config: ServiceConfig, row: Submission, princi
     else:
         elapsed = None
     folder = config.report_dir(row.id)
-    files = [name for name in report_files(principal) if (folder / name).is_file()] if row.status in (
-        "graded", "invalid", "error") else []
+    files = [name for name in report_files(principal) if (folder / name).is_file()] if row.status in TERMINAL \
+        else []
     failures: list[FailureView] = []
     why: list[str] = []
     events: list[EventView] = []
     if detail:
-        report = read_report(folder) if files else None
+        report = read_existing(folder) if files else None
         if report is not None:
             failures = [FailureView(phase=f.phase, kind=f.kind, message=f.message, detail=f.detail)
                         for f in report.failures]
