@@ -40,3 +40,8 @@ def starter_sources() -> dict[str, str]:
     """The template's code, by file name: what every candidate starts from, so cohort similarity treats it
     as boilerplate rather than as code two candidates share."""
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(TEMPLATE.glob("*.py"))}
+
+
+def starter_boilerplate() -> dict[str, str]:
+    """:func:`starter_sources` named as cohort similarity lists them (``template/<file>``)."""
+    return {f"template/{name}": code for name, code in starter_sources().items()}

@@ -211,7 +211,7 @@ def _on_queue(url: str, entries: list[Entry], out_dir: Path, batch_id: str, task
 def _finish(entries: list[Entry], results: list[CohortEntry], out_dir: Path, batch_id: str, started_at: str,
             workers: int, began: float, queue_url: str | None) -> None:
     """The cohort files, the summary line, and the batch's exit code."""
-    from grader.authoring.template import starter_sources
+    from grader.authoring.template import starter_boilerplate
     from grader.cli.console import err, out
     from grader.compare.cohort import write_cohort
     from grader.compare.similarity import similarity
@@ -220,10 +220,10 @@ def _finish(entries: list[Entry], results: list[CohortEntry], out_dir: Path, bat
     from grader.version import __version__
 
     with err.status("Comparing the cohort's code and writing the cohort files"):
-        boilerplate = {f"template/{name}": code for name, code in starter_sources().items()}
         cohort = Cohort(batch_id=batch_id, grader_version=__version__, started_at=started_at, workers=workers,
                         queue=redacted(queue_url) if queue_url else None, submissions=results,
-                        similarity=similarity([e.path for e in entries], boilerplate) if len(entries) > 1 else None)
+                        similarity=similarity([e.path for e in entries], starter_boilerplate()) if len(entries) > 1
+                        else None)
         write_cohort(cohort, out_dir)
     graded = sum(not r.resumed for r in results)
     out.print(f"{len(results)} submission(s): {graded} graded, {len(results) - graded} kept from earlier runs, "

@@ -25,7 +25,7 @@ def similarity(submissions: tuple[Path, ...], extra: tuple[Path, ...], threshold
     from rich.markup import escape
     from rich.table import Table
 
-    from grader.authoring.template import starter_sources
+    from grader.authoring.template import starter_boilerplate
     from grader.cli.console import out, print_json
     from grader.compare.similarity import THRESHOLD
     from grader.compare.similarity import similarity as compare_code
@@ -34,7 +34,7 @@ def similarity(submissions: tuple[Path, ...], extra: tuple[Path, ...], threshold
     if len(set(submissions)) < 2:
         raise UsageError("similarity needs at least two submissions", "give two or more submission folders or "
                                                                       "archives: grader similarity alice/ bob.zip")
-    boilerplate = {f"template/{name}": code for name, code in starter_sources().items()}
+    boilerplate = starter_boilerplate()
     for path in extra:
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
         boilerplate |= {str(f): f.read_text(encoding="utf-8", errors="replace") for f in files}

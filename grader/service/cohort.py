@@ -45,13 +45,15 @@ def label(member: Member, submission: Submission) -> str:
     return f"{member.candidate.name} (attempt {submission.number})"
 
 
-def comparison(store: Store, config: ServiceConfig, assessment: Assessment) -> Comparison | None:
+def ended(cohort: list[Member]) -> list[tuple[Member, Submission]]:
+    """Each member whose shown attempt has ended (its report, or its error, is there), with that attempt."""
+    return [(m, s) for m in cohort if (s := m.shown) is not None and s.status in TERMINAL]
+
+
+def comparison(config: ServiceConfig, cohort: list[Member]) -> Comparison | None:
     """The compare table of the cohort's shown gradings that have a report; None when none has."""
     rows: list[Row] = []
-    for member in members(store, assessment):
-        shown = member.shown
-        if shown is None or shown.status not in TERMINAL:
-            continue
+    for member, shown in ended(cohort):
         folder = config.report_dir(shown.id)
         report = read_existing(folder)
         if report is not None:
@@ -59,26 +61,26 @@ def comparison(store: Store, config: ServiceConfig, assessment: Assessment) -> C
     return compare(rows) if rows else None
 
 
-def code_similarity(store: Store, config: ServiceConfig, assessment: Assessment) -> SimilarityReport | None:
+def code_similarity(config: ServiceConfig, cohort: list[Member]) -> SimilarityReport | None:
     """The cohort's code compared pair by pair (as ``grader batch`` does): the shown attempts' uploads,
     named by candidate; None below two."""
-    from grader.authoring.template import starter_sources
+    from grader.authoring.template import starter_boilerplate
 
-    shown = [(label(m, s), config.upload_path(s)) for m in members(store, assessment)
-             if (s := m.shown) is not None and s.status in TERMINAL]
+    shown = ended(cohort)
     if len(shown) < 2:
         return None
-    boilerplate = {f"template/{name}": code for name, code in starter_sources().items()}
-    return similarity([path for _, path in shown], boilerplate, names=[name for name, _ in shown])
+    return similarity([config.upload_path(s) for _, s in shown], starter_boilerplate(),
+                      names=[label(m, s) for m, s in shown])
 
 
 def compare_page(store: Store, config: ServiceConfig, assessment: Assessment) -> str | None:
     """``grader compare``'s page of the cohort with its code similarity flags (``grader batch``'s cohort.html),
     its links relative to the service's submissions folder (served under ``/assessments/{id}/compare/``)."""
-    table = comparison(store, config, assessment)
+    cohort = members(store, assessment)
+    table = comparison(config, cohort)
     if table is None:
         return None
-    return render_compare(table, code_similarity(store, config, assessment), page_dir=config.submissions_dir)
+    return render_compare(table, code_similarity(config, cohort), page_dir=config.submissions_dir)
 
 
 CSV_FIXED = ("candidate", "submission_id", "attempt", "status", "outcome", "score", "passed", "submitted_at",
@@ -87,7 +89,8 @@ CSV_FIXED = ("candidate", "submission_id", "attempt", "status", "outcome", "scor
 
 def to_csv(store: Store, config: ServiceConfig, assessment: Assessment) -> str:
     """Every submission of the cohort, a row each, with the compare table's figures for those it holds."""
-    table = comparison(store, config, assessment)
+    cohort = members(store, assessment)
+    table = comparison(config, cohort)
     figures = {}
     columns = []
     if table is not None:
@@ -96,7 +99,7 @@ def to_csv(store: Store, config: ServiceConfig, assessment: Assessment) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([*CSV_FIXED, *(c.key for c in columns)])
-    for member in members(store, assessment):
+    for member in cohort:
         for s in reversed(member.submissions):
             values = figures.get(s.id, {})
             writer.writerow([member.candidate.name, s.id, s.number, s.status, s.outcome or "",

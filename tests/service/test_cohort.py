@@ -99,7 +99,7 @@ def test_two_candidates_with_the_same_code_are_flagged_by_name(made: Cohort, tmp
     made.hand_in(bob, copied, "graded")
     made.hand_in(cy, make_submission(tmp_path / "plain"), "graded")
 
-    found = cohort.code_similarity(made.store, made.config, made.assessment)
+    found = cohort.code_similarity(made.config, cohort.members(made.store, made.assessment))
     assert found is not None and not found.unreadable
     flagged = [(p.a, p.b) for p in found.pairs if p.flagged]
     assert flagged == [("Ada (attempt 1)", "Bob (attempt 1)")], [(p.a, p.b, p.score) for p in found.pairs]
@@ -109,7 +109,7 @@ def test_two_candidates_with_the_same_code_are_flagged_by_name(made: Cohort, tmp
 def test_similarity_needs_two_ended_attempts(made: Cohort, tmp_path: Path) -> None:
     made.hand_in(made.candidate("Ada"), make_submission(tmp_path / "a"), "graded")
     made.candidate("Bob")  # invited, nothing handed in
-    assert cohort.code_similarity(made.store, made.config, made.assessment) is None
+    assert cohort.code_similarity(made.config, cohort.members(made.store, made.assessment)) is None
 
 
 def test_the_csv_has_every_submission_a_row(made: Cohort, tmp_path: Path) -> None:
