@@ -54,6 +54,20 @@ def open_store(config: ServiceConfig) -> Store:
     return Store(engine)
 
 
+def _check_terms(deadline: datetime | None, attempts: int | None, max_upload_bytes: int | None, *,
+                 no_limit: str) -> None:
+    """What an assessment may allow, for its creation and its updates (None: not given, nothing to check);
+    ``no_limit`` says how to ask for unlimited attempts instead."""
+    if attempts is not None and attempts < 1:
+        raise UsageError(f"--attempts must be at least 1, not {attempts}", no_limit)
+    if max_upload_bytes is not None and max_upload_bytes < 1024:
+        raise UsageError(f"an upload cap of {max_upload_bytes} bytes is too small for any submission",
+                         "give --max-upload-mb 1 or more")
+    if deadline is not None and deadline.tzinfo is None:
+        raise UsageError("the deadline has no time zone", "give it as ISO 8601 with one, e.g. "
+                                                          "2027-01-15T17:00:00+00:00")
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -71,14 +85,7 @@ class Store:
             raise UnknownNameError("task", task_id, known_tasks)
         if not title.strip():
             raise UsageError("an assessment needs a title", "give --title 'ML engineer, winter 2026'")
-        if attempts is not None and attempts < 1:
-            raise UsageError(f"--attempts must be at least 1, not {attempts}", "leave it out for no limit")
-        if max_upload_bytes < 1024:
-            raise UsageError(f"an upload cap of {max_upload_bytes} bytes is too small for any submission",
-                             "give --max-upload-mb 1 or more")
-        if deadline is not None and deadline.tzinfo is None:
-            raise UsageError("the deadline has no time zone", "give it as ISO 8601 with one, e.g. "
-                                                              "2027-01-15T17:00:00+00:00")
+        _check_terms(deadline, attempts, max_upload_bytes, no_limit="leave it out for no limit")
         row = Assessment(id=tokens.new_id(), task_id=task_id, title=title.strip(),
                          deadline=deadline.astimezone(UTC) if deadline is not None else None,
                          attempts=attempts, max_upload_bytes=max_upload_bytes, created_at=now())
@@ -102,14 +109,8 @@ class Store:
                           attempts: int | None | bool = False, max_upload_bytes: int | None = None) -> Assessment:
         """Change what an assessment allows: a later (or no, None) deadline, more (or unlimited, None) attempts,
         another upload cap. ``False``: leave that as it is. Submissions already made are not touched."""
-        if attempts is not False and attempts is not None and attempts < 1:
-            raise UsageError(f"--attempts must be at least 1, not {attempts}", "give 'none' for no limit")
-        if max_upload_bytes is not None and max_upload_bytes < 1024:
-            raise UsageError(f"an upload cap of {max_upload_bytes} bytes is too small for any submission",
-                             "give --max-upload-mb 1 or more")
-        if isinstance(deadline, datetime) and deadline.tzinfo is None:
-            raise UsageError("the deadline has no time zone", "give it as ISO 8601 with one, e.g. "
-                                                              "2027-01-15T17:00:00+00:00")
+        _check_terms(deadline if isinstance(deadline, datetime) else None,
+                     attempts if attempts is not False else None, max_upload_bytes, no_limit="give 'none' for no limit")
         with self.session() as s:
             row = s.get(Assessment, assessment_id)
             if row is None:
