@@ -43,6 +43,7 @@ from grader.queue.jobs import (
     queue_job_of,
     unpack,
 )
+from grader.report.write import swap_in
 from grader.spec.cohort import CohortEntry
 from grader.spec.queue import FailedJob, QueueStatus, WorkerState
 from grader.spec.report import Report
@@ -334,13 +335,7 @@ class QueueBatch:
         incoming.chmod(0o777 & ~umask)  # as a folder `grader grade` makes, not mkdtemp's private one
         try:
             unpack(packed, incoming)
-            old = None
-            if folder.exists():
-                old = folder.with_name(f".{folder.name}.old-{time.time_ns()}")
-                folder.rename(old)
-            incoming.rename(folder)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            swap_in(incoming, folder)
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
 

@@ -9,6 +9,8 @@ warning in the report, never a lost grading.
 from __future__ import annotations
 
 import importlib
+import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,6 +58,17 @@ def write_reports(report: Report, out_dir: Path) -> None:
         write_atomic(out_dir / filename, text)
     if failed:
         write_atomic(out_dir / REPORT_FILE, report.model_dump_json(indent=2) + "\n")
+
+
+def swap_in(source: Path, folder: Path) -> None:
+    """``source`` (a finished report folder beside ``folder``) becomes ``folder`` by renames: a reader sees
+    the old report or the new one, never half of one."""
+    old = folder.with_name(f".{folder.name}.old-{time.time_ns()}") if folder.exists() else None
+    if old is not None:
+        folder.rename(old)
+    source.rename(folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -27,7 +27,7 @@ from grader.errors import GraderError
 from grader.grading.batch import error_report
 from grader.grading.pipeline import Grader
 from grader.report.format import points
-from grader.report.write import read_report
+from grader.report.write import read_report, swap_in
 from grader.service.config import HEARTBEAT_S, ServiceConfig
 from grader.service.db import Submission
 from grader.service.store import Store
@@ -103,12 +103,7 @@ def _replace_folder(source: Path, folder: Path) -> None:
 
     if (folder / REVIEWS_FILE).is_file() and not (source / REVIEWS_FILE).exists():
         shutil.copy2(folder / REVIEWS_FILE, source / REVIEWS_FILE)
-    old = folder.with_name(f".{folder.name}.old-{time.time_ns()}") if folder.exists() else None
-    if old is not None:
-        folder.rename(old)
-    source.rename(folder)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    swap_in(source, folder)
 
 
 @dataclass
