@@ -58,13 +58,18 @@ def _task_deadline_s(task_id: str) -> float:
     return (task.limits.train_timeout_s + task.limits.predict_timeout_s) * (runs + 1) + MARGIN_S
 
 
+def first_failure(report: Report) -> str:
+    """What went wrong first in a grading that did not end graded, for a one-line reason."""
+    return report.failures[0].message if report.failures else "no reason recorded"
+
+
 def settled(report: Report, tries: int, max_tries: int) -> tuple[str, str]:
     """The status and reason a finished grading's report gives its submission."""
     if report.status == "graded":
         verdict = report.verdict
         why = f": {'; '.join(verdict.reasons)}" if verdict.reasons else ""
         return "graded", f"graded: {verdict.phrase}, {points(report.score)} / 100{why}"
-    first = report.failures[0].message if report.failures else "no reason recorded"
+    first = first_failure(report)
     if report.status == "invalid":
         more = f" (and {len(report.failures) - 1} more problem(s))" if len(report.failures) > 1 else ""
         return "invalid", f"invalid: the submission breaks the contract, so it was not run: {first}{more}"
@@ -302,7 +307,7 @@ class Dispatcher:
 
     def _settle(self, row: Submission, report: Report, incoming: Path, folder: Path) -> None:
         if report.status == "error" and row.tries < self.config.max_tries:
-            first = report.failures[0].message if report.failures else "no reason recorded"
+            first = first_failure(report)
             self.store.retry(row.id, self.owner,
                              f"try {row.tries} of {self.config.max_tries} failed for the grader's own reasons "
                              f"({first}); queued to be graded again. This does not count against your attempts")
@@ -324,8 +329,6 @@ class Dispatcher:
             try:
                 self._enqueue_waiting()
                 self._follow_jobs()
-            except GraderError:
-                raise
             except Exception as exc:  # noqa: BLE001 - Redis away: the jobs go on, the next round catches up
                 from grader.queue.client import redis_errors
 
