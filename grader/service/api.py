@@ -103,14 +103,23 @@ async def submit(request: Request) -> Accepted:
     state = _state(request)
     session = await run_in_threadpool(_session, request)
     require_kind(session, "candidate")
+    row = await hand_in(request, state, session, csrf_header=True)
+    return Accepted(id=row.id, status=row.status, url=f"/api/submissions/{row.id}")
+
+
+async def hand_in(request: Request, state: State, session: Session, *, csrf_header: bool) -> Submission:
+    """A candidate's upload, from the request to a queued submission (the API's and the upload form's): the
+    assessment still open, the body under its cap, the session's CSRF token (in the form, or with
+    ``csrf_header`` in the ``X-CSRF-Token`` header too), stored; the workers are woken."""
     assessment = await run_in_threadpool(state.store.check_open, session.principal)
     state.config.incoming_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="upload-", dir=state.config.incoming_dir) as tmp:
         received = await receive(request, assessment.max_upload_bytes, Path(tmp))
-        check_csrf(session, received.fields.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER))
+        check_csrf(session, received.fields.get(CSRF_FIELD) or (request.headers.get(CSRF_HEADER) if csrf_header
+                                                                 else None))
         row = await run_in_threadpool(store_upload, state.store, state.config, session.principal, received)
     state.wake()
-    return Accepted(id=row.id, status=row.status, url=f"/api/submissions/{row.id}")
+    return row
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionView, responses=ERRORS)

@@ -5,7 +5,6 @@ interviewers' assessments, cohort and review form. Every form carries its sessio
 from __future__ import annotations
 
 import secrets
-import tempfile
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -23,10 +22,9 @@ from grader.report.write import read_report
 from grader.rubric import engine
 from grader.rubric.review import load as load_reviews
 from grader.service import cohort
-from grader.service.api import file_response, visible_submission
+from grader.service.api import file_response, hand_in, visible_submission
 from grader.service.auth import (
     COOKIE,
-    CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
     SIGN_IN_HINT,
     Session,
@@ -40,7 +38,7 @@ from grader.service.kit import kit_zip, task_text
 from grader.service.state import State
 from grader.service.store import TERMINAL
 from grader.service.tokens import same
-from grader.service.uploads import receive, size_text, store_upload
+from grader.service.uploads import size_text
 from grader.service.views import assessment_view, candidate_home, submission_view
 
 router = APIRouter(include_in_schema=False)
@@ -180,16 +178,10 @@ async def submit(request: Request) -> Response:
     session = await run_in_threadpool(require, request, state.store)
     require_kind(session, "candidate")
     try:
-        assessment = await run_in_threadpool(state.store.check_open, session.principal)
-        state.config.incoming_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="upload-", dir=state.config.incoming_dir) as tmp:
-            received = await receive(request, assessment.max_upload_bytes, Path(tmp))
-            check_csrf(session, received.fields.get(CSRF_FIELD))
-            row = await run_in_threadpool(store_upload, state.store, state.config, session.principal, received)
+        row = await hand_in(request, state, session, csrf_header=False)
     except GraderError as exc:
         code = getattr(exc, "status_code", 400)
         return await run_in_threadpool(candidate_page, request, state, session, exc, code)
-    state.wake()
     return RedirectResponse(f"/submissions/{row.id}", status_code=303)
 
 
