@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
@@ -22,6 +22,7 @@ from grader.service.config import ServiceConfig
 from grader.service.db import Assessment, Candidate, Event, Interviewer, Submission, engine_for, migrate, now
 from grader.service.errors import AttemptsUsed, Forbidden, NotFound
 
+Row = TypeVar("Row", Assessment, Candidate, Submission)
 Status = Literal["queued", "running", "graded", "invalid", "error"]
 #: Statuses a grading ends in.
 TERMINAL = ("graded", "invalid", "error")
@@ -146,12 +147,16 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(Assessment).order_by(Assessment.created_at)))
 
-    def assessment(self, assessment_id: str) -> Assessment:
+    def _get(self, model: type[Row], key: str, what: str, hint: str | None = None) -> Row:
         with self.session() as s:
-            row = s.get(Assessment, assessment_id)
+            row = s.get(model, key)
         if row is None:
-            raise NotFound(f"no assessment {assessment_id!r}", "list them at /assessments or with `grader admin list`")
+            raise NotFound(f"no {what} {key!r}", hint)
         return row
+
+    def assessment(self, assessment_id: str) -> Assessment:
+        return self._get(Assessment, assessment_id, "assessment",
+                         "interviewers list them at / or /api/assessments, or with `grader admin list`")
 
     def candidates(self, assessment_id: str | None = None) -> list[Candidate]:
         query = select(Candidate).order_by(Candidate.created_at)
@@ -161,11 +166,7 @@ class Store:
             return list(s.scalars(query))
 
     def candidate(self, candidate_id: str) -> Candidate:
-        with self.session() as s:
-            row = s.get(Candidate, candidate_id)
-        if row is None:
-            raise NotFound(f"no candidate {candidate_id!r}")
-        return row
+        return self._get(Candidate, candidate_id, "candidate")
 
     def interviewers(self) -> list[Interviewer]:
         with self.session() as s:
@@ -232,11 +233,7 @@ class Store:
         return row
 
     def submission(self, submission_id: str) -> Submission:
-        with self.session() as s:
-            row = s.get(Submission, submission_id)
-        if row is None:
-            raise NotFound(f"no submission {submission_id!r}", "candidates list theirs at /api/me")
-        return row
+        return self._get(Submission, submission_id, "submission", "candidates list theirs at /api/me")
 
     def submissions(self, *, candidate_id: str | None = None, assessment_id: str | None = None,
                     statuses: Sequence[str] | None = None) -> list[Submission]:
